@@ -1,0 +1,45 @@
+# mhc-pipeline. Two commands from a fresh clone:  make demo   and   make test
+# Each installs what it needs into .venv (exact versions from requirements.lock) on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test dev docs bench lock clean stop
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+## demo: embedded PostgreSQL + simulator, one full cycle of every source, dbt build, current state
+demo: $(STAMP)
+	$(BIN)/mhc demo
+
+## test: the whole test suite (real PostgreSQL, real HTTP to the simulator, real dbt)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## dev: the Dagster UI with every schedule running, on the same database and the simulator
+dev: $(STAMP)
+	$(BIN)/mhc dev
+
+## bench: the benchmarks in bench/ (figures printed side by side)
+bench: $(STAMP)
+	$(BIN)/python bench/bench_affiliate_landing.py
+	$(BIN)/python bench/bench_simulator_world.py
+
+## lock: re-pin requirements.lock from the current .venv
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^mhc-pipeline' > requirements.lock
+
+## stop: stop the embedded PostgreSQL
+stop: $(STAMP)
+	$(BIN)/mhc db stop
+
+clean:
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache test-output

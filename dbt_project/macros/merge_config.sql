@@ -1,0 +1,63 @@
+{#-
+    Configuration of the priority merge. Fields and models live here; the
+    rules (which source, rank, window, fallback) are data, in seeds/merge_rules.csv.
+
+    Adding a source = one staging model + its history model + one
+    int_<source>__observations model (and, if it proves identity, one
+    int_<source>__person_evidence model), added to the lists below, plus rows
+    in merge_rules.csv. No merge SQL changes.
+-#}
+
+{#- Models that yield (person_id, field, source, value jsonb, observed_at, landed_at). -#}
+{% macro observation_models() -%}
+    {{ return([
+        'int_affiliate__observations',
+    ]) }}
+{%- endmacro %}
+
+{#- Models that yield identity evidence (person_id, username, platform, role, seen_at, landed_at). -#}
+{% macro identity_evidence_models() -%}
+    {{ return([
+        'int_affiliate__person_evidence',
+    ]) }}
+{%- endmacro %}
+
+{#-
+    The merged fields of person_current_state and their SQL types, in output
+    order. `if_unknown` is the value used when no source gives one (only
+    is_online: a person nobody saw online recently is offline).
+    rank and grank have no rules yet (CBHours will add them): they stay null.
+-#}
+{% macro merged_fields() -%}
+    {{ return([
+        {'name': 'display_name',     'data_type': 'text'},
+        {'name': 'age',              'data_type': 'integer'},
+        {'name': 'birthday',         'data_type': 'date'},
+        {'name': 'location',         'data_type': 'text'},
+        {'name': 'country',          'data_type': 'text'},
+        {'name': 'spoken_languages', 'data_type': 'text[]'},
+        {'name': 'gender',           'data_type': 'text'},
+        {'name': 'is_online',        'data_type': 'boolean', 'if_unknown': 'false'},
+        {'name': 'current_show',     'data_type': 'text'},
+        {'name': 'room_subject',     'data_type': 'text'},
+        {'name': 'viewers',          'data_type': 'integer'},
+        {'name': 'followers',        'data_type': 'integer'},
+        {'name': 'rank',             'data_type': 'integer'},
+        {'name': 'grank',            'data_type': 'integer'},
+        {'name': 'tags',             'data_type': 'text[]'},
+        {'name': 'image_url',        'data_type': 'text'},
+    ]) }}
+{%- endmacro %}
+
+{#-
+    Per-source "last update" columns of person_current_state (the original
+    view's last_affiliate_update / last_cbhours_update): the newest
+    observation of any field from that source. A column for a source that has
+    no observations yet is simply null.
+-#}
+{% macro source_update_columns() -%}
+    {{ return([
+        {'source': 'affiliate', 'column': 'last_affiliate_update'},
+        {'source': 'cbhours',   'column': 'last_cbhours_update'},
+    ]) }}
+{%- endmacro %}

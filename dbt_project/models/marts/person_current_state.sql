@@ -1,0 +1,181 @@
+{#-
+    One row per person with the best-known value of every merged field, and
+    where it came from: for each field F (merged_fields()), F, F_source and
+    F_observed_at.
+
+    The rule, driven entirely by the merge_rules seed:
+      1. Candidates are the latest non-empty value per (person, field, source)
+         (int_field_observations) of the sources listed for the field,
+         observed at or before the build time as_of().
+      2. A candidate is fresh when as_of() - observed_at <= the source's
+         max_age_minutes (no max age = always fresh).
+      3. The fresh candidate of the best (lowest) rank wins.
+      4. If none is fresh: fallback `latest` takes the most recently observed
+         candidate of any listed source; fallback `none` gives null (live
+         fields: is_online is then false, see merged_fields() if_unknown).
+    Its cost depends on the number of persons, fields and sources, never on
+    the length of history.
+-#}
+{{
+    config(
+        materialized='table',
+        indexes=[
+            {'columns': ['id'], 'unique': True},
+        ],
+    )
+}}
+{%- set fields = merged_fields() %}
+
+with
+
+persons as (
+
+    select * from {{ ref('persons') }}
+
+),
+
+observations as (
+
+    select * from {{ ref('int_field_observations') }}
+
+),
+
+merge_rules as (
+
+    select * from {{ ref('merge_rules') }}
+
+),
+
+build as (
+
+    select {{ as_of() }} as as_of
+
+),
+
+field_fallbacks as (
+
+    -- one fallback per field (the seed is tested to agree on every row)
+    select
+        field,
+        bool_or(fallback = 'latest') as falls_back_to_latest
+    from merge_rules
+    group by field
+
+),
+
+candidates as (
+
+    select
+        observations.person_id,
+        observations.field,
+        observations.source,
+        observations.value,
+        observations.observed_at,
+        merge_rules.rank,
+        (
+            merge_rules.max_age_minutes is null
+            or observations.observed_at >= build.as_of - make_interval(mins => merge_rules.max_age_minutes)
+        ) as is_fresh,
+        field_fallbacks.falls_back_to_latest
+    from observations
+    inner join merge_rules
+        on merge_rules.field = observations.field
+        and merge_rules.source = observations.source
+    inner join field_fallbacks
+        on field_fallbacks.field = observations.field
+    cross join build
+    where observations.observed_at <= build.as_of
+        and not {{ jsonb_is_empty('observations.value') }}
+
+),
+
+winners as (
+
+    select distinct on (person_id, field)
+        person_id,
+        field,
+        source,
+        value,
+        observed_at
+    from candidates
+    where is_fresh or falls_back_to_latest
+    order by
+        person_id,
+        field,
+        is_fresh desc,                          -- fresh candidates first,
+        case when is_fresh then rank end,       -- the best rank among them,
+        observed_at desc,                       -- else the most recent,
+        rank,
+        source
+
+),
+
+pivoted as (
+
+    select
+        person_id,
+        {%- for field in fields %}
+        (array_agg(value) filter (where field = '{{ field.name }}'))[1] as {{ field.name }}__value,
+        min(source) filter (where field = '{{ field.name }}') as {{ field.name }}__source,
+        max(observed_at) filter (where field = '{{ field.name }}') as {{ field.name }}__observed_at
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from winners
+    group by person_id
+
+),
+
+source_updates as (
+
+    select
+        observations.person_id,
+        {%- for update in source_update_columns() %}
+        max(observations.observed_at) filter (where observations.source = '{{ update.source }}')
+            as {{ update.column }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from observations
+    cross join build
+    where observations.observed_at <= build.as_of
+    group by observations.person_id
+
+),
+
+final as (
+
+    select
+        -- identity
+        persons.id,
+        persons.username,
+        persons.platform,
+        persons.role,
+
+        -- merged fields, each with its provenance
+        {%- for field in fields %}
+        {%- set typed = jsonb_to_type('pivoted.' ~ field.name ~ '__value', field.data_type) %}
+        {%- if field.if_unknown is defined %}
+        coalesce({{ typed }}, {{ field.if_unknown }}) as {{ field.name }},
+        {%- else %}
+        {{ typed }} as {{ field.name }},
+        {%- endif %}
+        pivoted.{{ field.name }}__source::text as {{ field.name }}_source,
+        pivoted.{{ field.name }}__observed_at as {{ field.name }}_observed_at,
+        {%- endfor %}
+
+        -- recency
+        persons.last_seen_at,
+        {%- for update in source_update_columns() %}
+        source_updates.{{ update.column }},
+        {%- endfor %}
+        build.as_of as state_as_of
+
+    from persons
+    left join pivoted
+        on pivoted.person_id = persons.id
+    left join source_updates
+        on source_updates.person_id = persons.id
+    cross join build
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+{#-
+    The product's view of person_current_state, with the column names of the
+    original design first (id, username, platform, role, display_name,
+    current_show, followers, rank, grank, tags, image_url, last_seen_at,
+    last_affiliate_update, last_cbhours_update), then the other merged fields,
+    then the provenance (_source, _observed_at) of every merged field.
+-#}
+{{ config(materialized='view') }}
+{%- set original_fields = ['display_name', 'current_show', 'followers', 'rank', 'grank', 'tags', 'image_url'] %}
+{%- set fields = merged_fields() | map(attribute='name') | list %}
+
+with
+
+current_state as (
+
+    select * from {{ ref('person_current_state') }}
+
+),
+
+final as (
+
+    select
+        -- the original v_person_current_state columns
+        id,
+        username,
+        platform,
+        role,
+        {%- for name in original_fields %}
+        {{ name }},
+        {%- endfor %}
+        last_seen_at,
+        {%- for update in source_update_columns() %}
+        {{ update.column }},
+        {%- endfor %}
+
+        -- the other merged fields
+        {%- for name in fields if name not in original_fields %}
+        {{ name }},
+        {%- endfor %}
+
+        -- provenance: which source gave each field, and when it saw it
+        {%- for name in fields %}
+        {{ name }}_source,
+        {{ name }}_observed_at,
+        {%- endfor %}
+        state_as_of
+
+    from current_state
+
+)
+
+select * from final

@@ -1,0 +1,14 @@
+{#-
+    Fails for every row whose value is an empty or whitespace-only string.
+    Nulls pass (combine with not_null where a value is required): staging
+    turns '' into null, so a blank value downstream means a cleaning step
+    was skipped.
+-#}
+{% test not_blank(model, column_name) %}
+
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is not null
+    and btrim({{ column_name }}::text) = ''
+
+{% endtest %}

@@ -1,0 +1,35 @@
+{#-
+    For every merged field F of person_current_state: F_source and
+    F_observed_at are both set or both null; a value with no source only
+    happens for fields with an if_unknown default (is_online = false); a set
+    source always comes with a value; nothing is observed after the build time.
+-#}
+{%- set fields = merged_fields() %}
+
+with
+
+current_state as (
+
+    select * from {{ ref('person_current_state') }}
+
+),
+
+problems as (
+
+    {%- for field in fields %}
+    select id, '{{ field.name }}' as field
+    from current_state
+    where ({{ field.name }}_source is null) <> ({{ field.name }}_observed_at is null)
+        or ({{ field.name }}_source is not null and {{ field.name }} is null)
+        {%- if field.if_unknown is not defined %}
+        or ({{ field.name }} is not null and {{ field.name }}_source is null)
+        {%- endif %}
+        or {{ field.name }}_observed_at > state_as_of
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+)
+
+select * from problems

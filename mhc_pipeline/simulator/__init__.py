@@ -1,0 +1,17 @@
+"""Local fake of the source APIs (Affiliate now; CBHours, Events, Stats, StatBate, followed rooms later).
+
+    from mhc_pipeline.simulator import Simulator, World
+
+    with Simulator(rooms=50, seed=1) as sim:          # 127.0.0.1, a free port
+        sim.set_time(datetime(2025, 6, 1, 12, tzinfo=timezone.utc))
+        sim.inject("/api/public/affiliates/onlinerooms/", "status", status=429, retry_after=2)
+        requests.get(sim.url + "/api/public/affiliates/onlinerooms/", params={...})
+        truth = sim.world.online_rooms(sim.now())
+
+``serve()`` runs one in the foreground (the ``mhc simulate`` command).
+"""
+
+from .server import RequestRecord, Simulator, serve
+from .world import LiveState, Model, World
+
+__all__ = ["World", "Simulator", "serve", "Model", "LiveState", "RequestRecord"]

@@ -1,0 +1,627 @@
+"""The simulated world: broadcasters with schedules, viewers and followers.
+
+One ``World`` is the single source of truth for every simulated API (Affiliate
+now; CBHours, Events, Stats, StatBate and followed rooms later).  Everything is
+a pure function of ``(seed, rooms, owner, time)``:
+
+* static attributes of model ``i`` come from ``random.Random(f"{seed}:model:{i}")``
+  (so ``World(rooms=50)`` is a prefix of ``World(rooms=10_000)`` with the same seed);
+* broadcast sessions of a model on a UTC day come from a 64-bit hash of
+  ``(seed, username, day)``; sessions start and end on whole minutes, so the set
+  of online models is a function of the minute bucket;
+* live values (viewers, followers, show, subject) come from hashes of
+  ``(seed, username, minute bucket)``; ``seconds_online`` is ``t - session start``.
+
+No global ``random`` state is used anywhere.  Other sources must read live data
+through :meth:`World.live_state` / :meth:`World.online_rooms` so that a model
+online in one source is online in every other source at the same minute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+__all__ = ["World", "Model", "LiveState", "REGIONS", "SHOWS", "to_utc", "parse_time", "finish_room"]
+
+UTC = timezone.utc
+REGIONS = ("asia", "europe_russia", "northamerica", "southamerica", "other")
+SHOWS = ("public", "private", "away", "hidden", "group")
+
+DAY_MIN = 1440
+_MASK = (1 << 64) - 1
+# hash channels (any distinct small ints)
+_CH_DAY, _CH_SLOW, _CH_FAST, _CH_SHOW, _CH_SESSION, _CH_SUBJECT, _CH_JITTER = range(1, 8)
+# followers are counted from this minute (2024-01-01T00:00Z)
+_FOLLOWER_EPOCH_MIN = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) // 60
+
+# ---------------------------------------------------------------------------
+# hashing helpers (fast, deterministic, no global state)
+
+
+def _mix64(x: int) -> int:
+    """splitmix64 finaliser."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _hu(key: int, channel: int, n: int) -> float:
+    """Uniform float in [0, 1) from (key, channel, n)."""
+    return _mix64(key ^ _mix64(((channel << 48) ^ n) & _MASK)) / 18446744073709551616.0
+
+
+def _key(seed: int, username: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{seed}:{username}".encode(), digest_size=8).digest(), "big")
+
+
+def to_utc(t: datetime) -> datetime:
+    """A naive datetime is taken as UTC; an aware one is converted to UTC."""
+    if t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
+
+
+def parse_time(value: str) -> datetime:
+    """ISO-8601 (``Z`` allowed); a time without an offset is taken as UTC."""
+    return to_utc(datetime.fromisoformat(value.strip()))
+
+
+def _minute_of(t: datetime) -> tuple[int, int]:
+    """(minute bucket since the epoch, whole seconds since the epoch)."""
+    ts = math.floor(to_utc(t).timestamp())
+    return ts // 60, ts
+
+
+# ---------------------------------------------------------------------------
+# vocabularies for the static attributes
+
+_ADJ = (
+    "velvet sweet wild honey lunar golden silver crimson misty sunny shy cozy lazy happy little "
+    "dreamy candy cherry peachy sugar spicy pink blue dark bright lucky magic secret tender funny "
+    "crazy lovely pretty cute cool soft bold gentle rosy ruby amber jade ivory mystic cosmic electric "
+    "neon urban tropical northern royal tiny red black violet purple fancy silky shiny sparkly frosty "
+    "stormy rainy midnight morning evening wicked mellow dizzy fluffy juicy salty smoky gothic retro"
+).split()
+_NOUN = (
+    "aurora kitty bunny angel rose lily luna bella sophie mia emma kate anna nika alice molly daisy "
+    "fox bear wolf tiger panther dragon phoenix star moon sky ocean river storm rain cloud flower "
+    "peach mango berry cookie muffin cupcake princess queen goddess doll babe girl boy guy king "
+    "prince knight rider dancer gamer artist dreamer muse siren nymph fairy pixie vixen kitten "
+    "panda koala owl raven dove butterfly valentina camila sasha nastya yuki sakura mika lola "
+    "gabriela isabella natasha olga diana jasmine chloe zoe ruby amber"
+).split()
+_COUPLE = "north june sam alex max lena mike kate nick ana leo mia tom eva ivan masha".split()
+
+_TAGS = (
+    "lovense latina bigboobs smile new young natural asian ebony milf petite curvy bigass squirt "
+    "feet cosplay dance hairy skinny bbw mature shy lush ohmibod interactive domi anal tattoo "
+    "piercing redhead blonde brunette glasses stockings lingerie fitness yoga chill gamer music chat "
+    "couple gay trans bear muscle daddy twink femboy goth pvt goal colombia russian ahegao "
+    "roleplay joi cum 18 bigcock hd teasing"
+).split()
+# Zipf-ish weights: the first tags are the most common
+_TAG_WEIGHTS = [1.0 / (i + 3) for i in range(len(_TAGS))]
+
+_REGION_WEIGHTS = {"southamerica": 30, "europe_russia": 28, "northamerica": 20, "asia": 12, "other": 10}
+_COUNTRIES = {
+    "northamerica": ("US", "US", "US", "CA", "MX"),
+    "southamerica": ("CO", "CO", "CO", "AR", "BR", "VE", "PE", "CL", "EC"),
+    "europe_russia": ("RU", "RU", "UA", "RO", "DE", "GB", "ES", "IT", "FR", "PL", "HU", "CZ", "NL", "PT"),
+    "asia": ("PH", "PH", "TH", "JP", "CN", "VN", "ID", "IN", "KR"),
+    "other": ("AU", "ZA", "NZ", "KE", "NG", "IL", "TR"),
+}
+_LOCATIONS = {
+    "northamerica": ("Miami, Florida", "Los Angeles", "Texas", "Toronto, Canada", "United States",
+                     "Ciudad de México", "USA", "Las Vegas, NV", "somewhere cozy", "in your dreams"),
+    "southamerica": ("Medellín, Colombia", "Bogotá", "Cali, Colombia", "Colombia", "Buenos Aires",
+                     "São Paulo", "Lima, Perú", "Caracas", "Santiago", "South America", "en tu corazón 💜"),
+    "europe_russia": ("Moscow", "Москва", "Saint Petersburg", "Kyiv", "Bucharest, Romania", "Berlin",
+                      "London, UK", "Madrid", "Europe", "Budapest", "Praha", "in your heart🐞"),
+    "asia": ("Bangkok Thailand", "Manila", "Cebu City", "Tokyo", "Asia", "Ho Chi Minh", "Jakarta",
+             "Philippines", "Mumbai", "Seoul"),
+    "other": ("Sydney, Australia", "Cape Town", "Auckland", "Nairobi", "Lagos", "Tel Aviv", "Earth",
+              "Istanbul", "on the moon 🌙"),
+}
+_LANGS = {
+    "northamerica": ("English", "English", "English, Spanish", "english", "English, French", "Español, English"),
+    "southamerica": ("Español", "Spanish, English", "English, Spanish", "español e ingles", "Português",
+                     "Spanish", "Español, English"),
+    "europe_russia": ("Русский", "Russian, English", "English, Russian", "English", "Deutsch, English",
+                      "Română, English", "Українська, Русский", "English, Italiano", "magyar"),
+    "asia": ("english and filipino", "English, Tagalog", "ไทย, English", "日本語", "English", "中文",
+             "Tiếng Việt", "Bahasa Indonesia, English", "Korean, English"),
+    "other": ("English", "English, Afrikaans", "English, Swahili", "Hebrew, English", "Türkçe", "English"),
+}
+_REGION_PEAK_UTC_HOUR = {"asia": 14, "europe_russia": 20, "northamerica": 2, "southamerica": 0, "other": 12}
+_EMOJI = ("✨", "💜", "💋", "🔥", "🌸", "😈", "💕", "🍑", "🌙", "😘", "🦋", "🍒")
+_GREET = ("Hi guys", "Hello", "Welcome", "Hola amores", "Привет", "hey hey", "Good vibes only",
+          "Happy Friday", "Hi everyone", "Bienvenidos")
+_GOALS = ("dance in costume", "oil show", "strip tease", "spin the wheel", "topless", "game time",
+          "yoga session", "shower", "cum show", "lingerie change", "feet tease", "outfit change")
+_MOODS = ("let's have fun", "chatting and chilling", "new here, be gentle", "tip menu in bio",
+          "read my bio", "lovense on", "make me smile", "PVT open")
+
+_SHOW_FACTOR = {"public": 1.0, "private": 0.15, "hidden": 0.3, "away": 0.5, "group": 0.6}
+# cumulative thresholds for current_show per 5-minute bucket
+_SHOW_CUM = (("public", 0.905), ("private", 0.965), ("away", 0.98), ("hidden", 0.992), ("group", 1.0))
+
+
+@dataclass(frozen=True)
+class Model:
+    """Static attributes of one broadcaster (do not change with time)."""
+
+    index: int
+    username: str
+    display_name: str
+    gender: str  # f, m, t, c
+    birthday: str  # "YYYY-MM-DD" or ""
+    location: str
+    country: str  # ISO alpha-2 or ""
+    spoken_languages: str
+    tags: tuple[str, ...]
+    region: str
+    is_hd: bool
+    is_new: bool
+    popularity: float  # typical viewers at a good moment
+    followers_base: int  # followers at 2024-01-01
+    followers_per_day: float  # growth rate (followers never decrease)
+    # schedule
+    activity: float  # long-run fraction of time online
+    off_day_prob: float
+    sessions_per_day: int
+    phase_min: int  # schedule offset within the UTC day, minutes
+    always_on_phase: int | None  # near-always-online models: 21 h session a day from this minute
+    key: int  # 64-bit hash of (seed, username)
+
+    @property
+    def birth(self) -> tuple[int, int, int] | None:
+        if not self.birthday:
+            return None
+        y, m, d = self.birthday.split("-")
+        return int(y), int(m), int(d)
+
+    def age_on(self, day: date) -> int | None:
+        b = self.birth
+        if b is None:
+            return None
+        years = day.year - b[0] - ((day.month, day.day) < (b[1], b[2]))
+        return max(0, min(99, years))
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What every source may know about an online model at one minute."""
+
+    username: str
+    session_start: datetime
+    num_users: int
+    num_followers: int
+    current_show: str
+    room_subject: str
+    tags: tuple[str, ...]
+
+
+def _age_birthday(rng: random.Random) -> str:
+    if rng.random() < 0.34:
+        return ""
+    if rng.random() < 0.012:  # joke birthdays: age is capped at 99
+        return rng.choice(("1901-01-01", "1919-11-11", "1920-02-02", "1900-12-31"))
+    # ages 20..45 on 2025-06-01 (so >= 18 for any t from mid 2023 on); skewed young
+    age = 20 + int(26 * rng.random() ** 1.8)
+    born = date(2025, 6, 1) - timedelta(days=int(age * 365.25) + rng.randrange(365))
+    return born.isoformat()
+
+
+def _make_username(rng: random.Random, gender: str) -> str:
+    adj, noun = rng.choice(_ADJ), rng.choice(_NOUN)
+    r = rng.random()
+    if gender == "c" and r < 0.5:
+        a, b = rng.sample(_COUPLE, 2)
+        return f"{a}_and_{b}" if rng.random() < 0.5 else f"{a}{b}{rng.randrange(1, 100)}"
+    if r < 0.25:
+        return f"{adj}_{noun}"
+    if r < 0.50:
+        n = rng.choice((rng.randrange(1, 100), rng.randrange(1985, 2006)))
+        return f"{adj}_{noun}_{n}"
+    if r < 0.65:
+        return f"{adj}{noun}"
+    if r < 0.72:
+        return f"{noun}_{adj}"
+    if r < 0.84:
+        return f"{noun}{rng.randrange(1, 1000)}"
+    if r < 0.90:
+        return f"miss{noun}" if gender != "m" else f"mr{noun}"
+    if r < 0.95:
+        return f"x{noun}x"
+    return f"_{adj}_{noun}_"
+
+
+def _make_display_name(rng: random.Random, username: str, gender: str) -> str:
+    if rng.random() < 0.18:
+        return ""
+    parts = [p for p in username.split("_") if p and not p.isdigit()]
+    base = (parts[-1] if parts else username).capitalize()
+    r = rng.random()
+    if gender == "c" and "_and_" in username:
+        a, b = username.split("_and_", 1)
+        return f"{a.capitalize()} & {b.capitalize()}"
+    if r < 0.30:
+        return base
+    if r < 0.55:
+        return f"{base} {rng.choice(_EMOJI)}"
+    if r < 0.70:
+        return " ".join(p.capitalize() for p in parts) or base
+    if r < 0.78:
+        e = rng.choice(_EMOJI)
+        return f"{e} {base} {e}"
+    if r < 0.84:
+        return rng.choice(("Лиза", "Настя 💋", "さくら", "ユキ", "Маша", "Катя ✨", "Valentína", "Ñañita"))
+    if r < 0.90:
+        return base.upper()
+    return (f"{base} {rng.choice(_EMOJI)} {rng.choice(_MOODS)}, {rng.choice(_MOODS)}, "
+            f"18+ only {rng.choice(_EMOJI)}")[:90]
+
+
+def _make_tags(rng: random.Random) -> tuple[str, ...]:
+    if rng.random() < 0.13:
+        return ()
+    n = rng.choices(range(1, 8), weights=(3, 4, 6, 8, 55, 10, 14))[0]
+    chosen: list[str] = []
+    while len(chosen) < n:
+        t = rng.choices(_TAGS, weights=_TAG_WEIGHTS)[0]
+        if t not in chosen:
+            chosen.append(t)
+    return tuple(chosen)
+
+
+def _generate_model(seed: int, index: int, taken: set[str], owner: str | None,
+                    always_on_phase: int | None) -> Model:
+    rng = random.Random(f"{seed}:model:{index}")
+    gender = rng.choices("fmtc", weights=(67, 15, 11, 7))[0]
+    if owner and index == 0:
+        username = owner
+    else:
+        username = _make_username(rng, gender)
+        if username in taken or username == owner:
+            username = f"{username}_{index}"
+    region = rng.choices(list(_REGION_WEIGHTS), weights=list(_REGION_WEIGHTS.values()))[0]
+    country = "" if rng.random() < 0.45 else rng.choice(_COUNTRIES[region])
+    location = "" if rng.random() < 0.06 else rng.choice(_LOCATIONS[region])
+    languages = "" if rng.random() < 0.04 else rng.choice(_LANGS[region])
+    popularity = min(6000.0, math.exp(rng.gauss(2.4, 1.5)))
+    followers_base = int(popularity * math.exp(rng.gauss(math.log(60), 0.9))) + rng.randrange(200)
+    followers_per_day = followers_base * rng.uniform(0.0005, 0.005) + rng.uniform(0.2, 5.0)
+    if always_on_phase is not None:
+        popularity = max(popularity, 40.0 + 60.0 * rng.random())
+    return Model(
+        index=index,
+        username=username,
+        display_name=_make_display_name(rng, username, gender),
+        gender=gender,
+        birthday=_age_birthday(rng),
+        location=location,
+        country=country,
+        spoken_languages=languages,
+        tags=_make_tags(rng),
+        region=region,
+        is_hd=rng.random() < 0.72,
+        is_new=rng.random() < 0.06,
+        popularity=popularity,
+        followers_base=followers_base,
+        followers_per_day=followers_per_day,
+        activity=rng.uniform(0.22, 0.62),
+        off_day_prob=rng.uniform(0.0, 0.3),
+        sessions_per_day=rng.choices((2, 3, 4), weights=(45, 35, 20))[0],
+        phase_min=rng.randrange(DAY_MIN),
+        always_on_phase=always_on_phase,
+        key=_key(seed, username),
+    )
+
+
+class World:
+    """A deterministic world of ``rooms`` broadcasters.
+
+    ``owner`` is the pipeline owner's broadcaster account (model index 0, a
+    regular schedule); pass ``owner=None`` for a world without one.  When
+    ``rooms >= 20`` four models (indices 1-4) are near-always online: each
+    broadcasts 21 h a day with the 3 h gaps staggered, so at least three of
+    them are online at any time.
+    """
+
+    ALWAYS_ON = 4
+    MINUTE_CACHE_SIZE = 4
+
+    def __init__(self, rooms: int = 50, seed: int = 1, owner: str | None = "hudson_cage"):
+        if rooms < 0:
+            raise ValueError("rooms must be >= 0")
+        self.rooms = rooms
+        self.seed = seed
+        self.owner = owner or None
+        taken: set[str] = set()
+        models: list[Model] = []
+        for i in range(rooms):
+            phase = None
+            if rooms >= 20 and 1 <= i <= self.ALWAYS_ON:
+                phase = (i - 1) * (DAY_MIN // self.ALWAYS_ON)
+            m = _generate_model(seed, i, taken, self.owner, phase)
+            taken.add(m.username)
+            models.append(m)
+        self._models = models
+        self._by_name = {m.username: m for m in models}
+        self._day_cache: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
+        self._minute_cache: OrderedDict[tuple[int, str], list[tuple[dict, int]]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # -- static -------------------------------------------------------------
+
+    @property
+    def models(self) -> list[Model]:
+        return list(self._models)
+
+    @property
+    def usernames(self) -> list[str]:
+        return [m.username for m in self._models]
+
+    def model(self, username: str) -> Model:
+        """The static attributes of ``username`` (KeyError if unknown)."""
+        return self._by_name[username]
+
+    def __contains__(self, username: object) -> bool:
+        return username in self._by_name
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __repr__(self) -> str:
+        return f"World(rooms={self.rooms}, seed={self.seed}, owner={self.owner!r})"
+
+    # -- schedule -----------------------------------------------------------
+
+    def _day_sessions(self, m: Model, day: int) -> tuple[tuple[int, int], ...]:
+        """Sessions (start_minute, end_minute) whose schedule belongs to UTC ``day``.
+
+        All sessions of day ``d`` lie in ``[d*1440 + phase, (d+1)*1440 + phase)``,
+        so a minute is covered by the sessions of its own day or the day before.
+        """
+        ck = (m.index, day)
+        got = self._day_cache.get(ck)
+        if got is not None:
+            return got
+        base = day * DAY_MIN
+        if m.always_on_phase is not None:
+            s = base + m.always_on_phase
+            out: tuple[tuple[int, int], ...] = ((s, s + 21 * 60),)
+        elif _hu(m.key, _CH_DAY, day) < m.off_day_prob:
+            out = ()
+        else:
+            on_frac = min(0.8, m.activity / (1.0 - m.off_day_prob))
+            n = m.sessions_per_day
+            slot = DAY_MIN // n
+            sessions = []
+            for i in range(n):
+                u1 = _hu(m.key, _CH_DAY, day * 16 + 1 + 2 * i)
+                u2 = _hu(m.key, _CH_DAY, day * 16 + 2 + 2 * i)
+                dur = int(on_frac * slot * (0.8 + 0.4 * u1))
+                dur = max(30, min(slot - 10, dur))
+                start = base + m.phase_min + i * slot + int(u2 * (slot - dur))
+                sessions.append((start, start + dur))
+            out = tuple(sessions)
+        if len(self._day_cache) > 400_000:
+            self._day_cache.clear()
+        self._day_cache[ck] = out
+        return out
+
+    def _session_at(self, m: Model, minute: int) -> tuple[int, int] | None:
+        day = minute // DAY_MIN
+        for d in (day, day - 1):
+            for s, e in self._day_sessions(m, d):
+                if s <= minute < e:
+                    return s, e
+        return None
+
+    def is_online(self, username: str, t: datetime) -> bool:
+        minute, _ = _minute_of(t)
+        return self._session_at(self._by_name[username], minute) is not None
+
+    def session_start(self, username: str, t: datetime) -> datetime | None:
+        minute, _ = _minute_of(t)
+        s = self._session_at(self._by_name[username], minute)
+        return None if s is None else datetime.fromtimestamp(s[0] * 60, UTC)
+
+    def sessions(self, username: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Broadcast sessions (start, end) of ``username`` that overlap ``[start, end)``.
+
+        For sources with history (CBHours activity, StatBate); consistent with
+        :meth:`is_online`.
+        """
+        m = self._by_name[username]
+        a, _ = _minute_of(start)
+        b, _ = _minute_of(end)
+        out = []
+        for d in range(a // DAY_MIN - 1, b // DAY_MIN + 1):
+            for s, e in self._day_sessions(m, d):
+                if s < b and e > a:
+                    out.append((datetime.fromtimestamp(s * 60, UTC), datetime.fromtimestamp(e * 60, UTC)))
+        return out
+
+    # -- live values --------------------------------------------------------
+
+    def num_followers(self, username: str, t: datetime) -> int:
+        """Followers at ``t`` (defined online or offline; never decreases with t)."""
+        minute, _ = _minute_of(t)
+        return self._followers(self._by_name[username], minute)
+
+    @staticmethod
+    def _followers(m: Model, minute: int) -> int:
+        return max(0, m.followers_base + math.floor(m.followers_per_day * (minute - _FOLLOWER_EPOCH_MIN) / DAY_MIN))
+
+    @staticmethod
+    def _show(m: Model, minute: int) -> str:
+        u = _hu(m.key, _CH_SHOW, minute // 5)
+        for show, cum in _SHOW_CUM:
+            if u < cum:
+                return show
+        return "public"
+
+    @staticmethod
+    def _viewers(m: Model, minute: int, start: int, show: str) -> int:
+        key = m.key
+        hour = (minute % DAY_MIN) / 60.0
+        diurnal = 1.0 + 0.25 * math.cos((hour - _REGION_PEAK_UTC_HOUR[m.region]) * math.pi / 12.0)
+        ramp = min(1.0, 0.35 + 0.65 * (minute - start) / 25.0)
+        q, r = divmod(minute, 20)
+        a, b = _hu(key, _CH_SLOW, q), _hu(key, _CH_SLOW, q + 1)
+        f = r / 20.0
+        f = f * f * (3.0 - 2.0 * f)
+        slow = 0.7 + 0.6 * (a + (b - a) * f)
+        fast = 0.92 + 0.16 * _hu(key, _CH_FAST, minute)
+        hot = 0.75 + 0.5 * _hu(key, _CH_SESSION, start)
+        return int(m.popularity * diurnal * ramp * slow * fast * hot * _SHOW_FACTOR[show])
+
+    @staticmethod
+    def _subject(m: Model, minute: int, start: int) -> str:
+        key = m.key
+        if _hu(key, _CH_SESSION, start ^ 0x5A5A) < 0.08:
+            return ""
+        bucket = minute // 30
+        u = _hu(key, _CH_SUBJECT, bucket)
+        pick = int(u * 1000)
+        emoji = _EMOJI[pick % len(_EMOJI)]
+        hashtags = " ".join("#" + t for t in m.tags[:5])
+        goal = _GOALS[(pick // 7) % len(_GOALS)]
+        kind = pick % 6
+        if kind in (0, 1):
+            total = 100 * (1 + (pick // 13) % 20)
+            done = min(total, int(total * ((minute % 30) + 1) / 32.0))
+            s = f"{_GREET[pick % len(_GREET)]} {emoji} Goal: {goal} [{total - done} tokens remaining] {hashtags}"
+        elif kind == 2:
+            s = f"{_GREET[(pick // 3) % len(_GREET)]}! {_MOODS[pick % len(_MOODS)]} {emoji}"
+        elif kind == 3:
+            s = f"Lovense Lush on - tip to make me vibe {emoji} {hashtags}"
+        elif kind == 4:
+            s = f"ticket show at {(pick % 9 + 1) * 111} tokens {hashtags}"
+        else:
+            s = f"multi-goal: {goal} {emoji} #lovense {hashtags}"
+        return s.strip()[:250]
+
+    def _live(self, m: Model, minute: int) -> tuple[int, int, str, str, int] | None:
+        """(session_start_minute, num_users, current_show, subject, followers) or None."""
+        sess = self._session_at(m, minute)
+        if sess is None:
+            return None
+        start = sess[0]
+        show = self._show(m, minute)
+        return start, self._viewers(m, minute, start, show), show, self._subject(m, minute, start), \
+            self._followers(m, minute)
+
+    def live_state(self, username: str, t: datetime) -> LiveState | None:
+        """The source-independent live state of ``username`` at ``t`` (None when offline)."""
+        m = self._by_name[username]
+        minute, _ = _minute_of(t)
+        lv = self._live(m, minute)
+        if lv is None:
+            return None
+        start, users, show, subject, followers = lv
+        return LiveState(username, datetime.fromtimestamp(start * 60, UTC), users, followers, show,
+                         subject, m.tags)
+
+    # -- affiliate rooms ----------------------------------------------------
+
+    @staticmethod
+    def _room_core(m: Model, minute: int, today: date, lv: tuple, wm: str) -> dict:
+        """The 23-key Affiliate room without a meaningful seconds_online (0)."""
+        _start, users, show, subject, followers = lv
+        u = m.username
+        return {
+            "username": u,
+            "slug": u,
+            "display_name": m.display_name,
+            "gender": m.gender,
+            "age": m.age_on(today),
+            "birthday": m.birthday,
+            "location": m.location,
+            "country": m.country,
+            "spoken_languages": m.spoken_languages,
+            "tags": list(m.tags),
+            "room_subject": subject,
+            "current_show": show,
+            "is_hd": m.is_hd,
+            "is_new": m.is_new,
+            "num_users": users,
+            "num_followers": followers,
+            "seconds_online": 0,
+            "image_url": f"https://thumb.live.mmcdn.com/ri/{u}.jpg",
+            "image_url_360x270": f"https://thumb.live.mmcdn.com/ri/{u}.jpg",
+            "chat_room_url": f"https://chaturbate.com/in/?tour=yiMH&campaign={wm}&track=default&room={u}",
+            "chat_room_url_revshare": f"https://chaturbate.com/in/?tour=LQps&campaign={wm}&track=default&room={u}",
+            "iframe_embed": (f"<iframe src='https://chaturbate.com/in/?tour=Jrvi&amp;campaign={wm}&amp;track=embed"
+                             f"&amp;room={u}&amp;bgcolor=white' height=528 width=850 style='border: none;'></iframe>"),
+            "iframe_embed_revshare": (f"<iframe src='https://chaturbate.com/in/?tour=9oGW&amp;campaign={wm}"
+                                      f"&amp;track=embed&amp;room={u}&amp;bgcolor=white' height=528 width=850 "
+                                      f"style='border: none;'></iframe>"),
+        }
+
+    def minute_entries(self, t: datetime, wm: str = "SIMWM") -> list[tuple[dict, int]]:
+        """Cached ``(room, session_start_epoch_seconds)`` for every online model at t's minute.
+
+        Sorted by num_users desc then username.  The room dicts are SHARED with
+        the cache: never mutate them (copy, then set ``seconds_online`` =
+        ``now_epoch - start``, as :func:`finish_room` does).
+        """
+        minute, _ = _minute_of(t)
+        ck = (minute, wm)
+        with self._lock:
+            got = self._minute_cache.get(ck)
+            if got is not None:
+                self._minute_cache.move_to_end(ck)
+                return got
+            today = datetime.fromtimestamp(minute * 60, UTC).date()
+            entries = []
+            for m in self._models:
+                lv = self._live(m, minute)
+                if lv is not None:
+                    entries.append((self._room_core(m, minute, today, lv, wm), lv[0] * 60))
+            entries.sort(key=lambda e: (-e[0]["num_users"], e[0]["username"]))
+            self._minute_cache[ck] = entries
+            while len(self._minute_cache) > self.MINUTE_CACHE_SIZE:
+                self._minute_cache.popitem(last=False)
+            return entries
+
+    def room(self, username: str, t: datetime, wm: str = "SIMWM") -> dict | None:
+        """The exact 23-key Affiliate room object of ``username`` at ``t``; None when offline."""
+        m = self._by_name[username]
+        minute, ts = _minute_of(t)
+        lv = self._live(m, minute)
+        if lv is None:
+            return None
+        today = datetime.fromtimestamp(minute * 60, UTC).date()
+        r = self._room_core(m, minute, today, lv, wm)
+        r["seconds_online"] = ts - lv[0] * 60
+        return r
+
+    def online_rooms(self, t: datetime, wm: str = "SIMWM") -> list[dict]:
+        """Every online room at ``t``, sorted by num_users desc (then username): the ground truth."""
+        _, ts = _minute_of(t)
+        return [finish_room(r, start, ts) for r, start in self.minute_entries(t, wm)]
+
+    def online_usernames(self, t: datetime) -> list[str]:
+        return [r["username"] for r, _ in self.minute_entries(t)]
+
+    def jitter_noise(self, username: str, salt: int) -> float:
+        """Uniform [-1, 1) noise per (username, salt), for per-request ordering jitter."""
+        return 2.0 * _hu(self._by_name[username].key, _CH_JITTER, salt) - 1.0
+
+
+def finish_room(core: dict, start_epoch: int, now_epoch: int) -> dict:
+    """A private copy of a cached room with ``seconds_online`` for ``now_epoch``."""
+    r = dict(core)
+    r["tags"] = list(core["tags"])
+    r["seconds_online"] = max(0, now_epoch - start_epoch)
+    return r

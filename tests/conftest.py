@@ -1,0 +1,86 @@
+"""Shared test fixtures: ONE embedded PostgreSQL and ONE simulator per test session, both real.
+
+Every test talks to a real PostgreSQL 18 (embedded, in a temporary folder) and to the simulator over
+real HTTP on 127.0.0.1. dbt runs for real.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from mhc_pipeline import db, settings
+
+SIM_ROOMS = 50
+SIM_SEED = 7
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_env():
+    tmp = Path(tempfile.mkdtemp(prefix="mhc-test-"))
+    os.environ["MHC_DATA_DIR"] = str(tmp / "data")
+    os.environ.pop("DAGSTER_HOME", None)
+    yield tmp
+
+
+@pytest.fixture(scope="session")
+def pg_url(_session_env) -> str:
+    url = db.start_embedded(_session_env / "pgdata", cleanup_mode="delete")
+    os.environ["MHC_DATABASE_URL"] = url
+    db.export_libpq_env(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sim(_session_env):
+    from mhc_pipeline.simulator import Simulator
+
+    simulator = Simulator(rooms=SIM_ROOMS, seed=SIM_SEED, port=0).start()
+    port = simulator.url.rsplit(":", 1)[1]
+    os.environ["MHC_SIMULATOR_PORT"] = port
+    for s in settings.SETTINGS:
+        if s.name.endswith("_URL") and s.name != "MHC_DATABASE_URL":
+            os.environ[s.name] = s.default_for(os.environ)
+        if s.kind in ("credential", "secret"):
+            os.environ[s.name] = s.sim_value
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture()
+def fresh_sim(sim):
+    """The session simulator with no faults queued and the clock frozen at a fixed time."""
+    sim.clear_faults()
+    sim.set_time(datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+    yield sim
+    sim.clear_faults()
+    sim.set_time(None)
+
+
+@pytest.fixture()
+def conn(pg_url):
+    with db.connection(pg_url) as connection:
+        yield connection
+
+
+def reset_raw(conn, *tables: str) -> None:
+    """Empty the raw landing tables (and their bookkeeping) between tests."""
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass('raw.batches')")
+        if cur.fetchone()[0] is None:
+            conn.commit()
+            return
+        cur.execute("truncate raw.batches, raw.quarantine")
+        for table in tables:
+            cur.execute(f"truncate raw.{table}")
+    conn.commit()
+
+
+def count(conn, sql: str, *params) -> int:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()[0]

@@ -1,0 +1,142 @@
+"""The Affiliate source end to end into raw: paging, duplicates, bad pages, bad rows, replay, credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from mhc_pipeline import load, settings
+from mhc_pipeline.sources import affiliate
+from tests.conftest import count, reset_raw
+
+T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+PATH = "/api/public/affiliates/onlinerooms/"
+
+
+@pytest.fixture()
+def res(fresh_sim):
+    return affiliate.AffiliateResource(url=fresh_sim.url + PATH, wm="SIMWM", client_ip="request_ip", page_size=7,
+                                       max_per_minute=0, timeout=5, retries=3)
+
+
+@pytest.fixture()
+def clean(conn):
+    load.ensure_raw_table(conn, affiliate.TABLE)
+    conn.commit()
+    reset_raw(conn, affiliate.TABLE)
+    return conn
+
+
+def _landed_usernames(conn) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute(f"select payload->>'username' from raw.{affiliate.TABLE} order by row_no")
+        return [r[0] for r in cur.fetchall()]
+
+
+def test_a_crawl_lands_every_online_room_once(res, clean, fresh_sim):
+    truth = {r["username"] for r in fresh_sim.world.online_rooms(T)}
+    assert len(truth) > 7  # several pages of 7
+    fresh_sim.inject(PATH, "duplicates", count=10, n=3)  # every page repeats rooms of the page before
+    batch = affiliate.crawl(res, T, conn=clean)
+    landed = load.land(clean, batch)
+    names = _landed_usernames(clean)
+    assert len(names) == len(set(names)), "a username landed twice in one crawl"
+    assert batch.meta["duplicates"] >= 3
+    assert batch.meta["pages"] >= len(truth) // 7
+    # with the clock frozen the list does not move, so the crawl is complete
+    assert set(names) == truth
+    assert landed.rows == len(truth) and landed.quarantined == 0
+
+
+def test_an_html_page_fails_the_crawl_lands_nothing_and_is_quarantined(res, clean, fresh_sim):
+    fresh_sim.inject(PATH, "slow", delay=0)  # page 0 answers normally ...
+    fresh_sim.inject(PATH, "html")  # ... page 1 is a Cloudflare challenge
+    with pytest.raises(affiliate.CrawlFailed) as info:
+        affiliate.crawl(res, T, conn=clean)
+    assert "HTML page" in str(info.value) and "raw.quarantine" in str(info.value)
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE}") == 0  # no partial snapshot
+    with clean.cursor() as cur:
+        cur.execute("select item, reason, body from raw.quarantine")
+        item, reason, body = cur.fetchone()
+    assert item == "page 1" and "Just a moment" in body and "HTML" in reason
+
+
+def test_malformed_json_fails_the_crawl_with_a_clear_message(res, clean, fresh_sim):
+    fresh_sim.inject(PATH, "malformed")
+    with pytest.raises(affiliate.CrawlFailed, match="malformed JSON"):
+        affiliate.crawl(res, T, conn=clean)
+    assert count(clean, "select count(*) from raw.quarantine") == 1
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE}") == 0
+
+
+def test_bad_rows_are_quarantined_and_the_good_rows_of_the_crawl_land(res, clean, fresh_sim):
+    truth = {r["username"] for r in fresh_sim.world.online_rooms(T)}
+    fresh_sim.inject(PATH, "bad_row")
+    batch = affiliate.crawl(res, T, conn=clean)
+    landed = load.land(clean, batch)
+    assert landed.quarantined == 2
+    with clean.cursor() as cur:
+        cur.execute("select reason, payload from raw.quarantine order by item")
+        reasons = [r[0] for r in cur.fetchall()]
+    assert any("missing field 'username'" in r for r in reasons)
+    assert any("field 'num_users' has type str" in r for r in reasons)
+    names = set(_landed_usernames(clean))
+    assert names <= truth and len(names) >= len(truth) - 2
+    assert landed.rows == len(names)
+
+
+def test_the_crawl_never_leaks_client_ip(fresh_sim, clean):
+    res = affiliate.AffiliateResource(url=fresh_sim.url + PATH, wm="SIMWM", client_ip="203.0.113.77",
+                                      page_size=500, max_per_minute=0, timeout=5, retries=1)
+    batch = affiliate.crawl(res, T, conn=clean)
+    load.land(clean, batch)
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%203.0.113.77%%'") == 0
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%client_ip=***%%'") > 0
+
+
+def test_replaying_a_saved_response_lands_what_a_live_fetch_lands(res, clean, fresh_sim, tmp_path, pg_url):
+    rooms = fresh_sim.world.online_rooms(T)
+    saved = {"results": rooms[:5] + [rooms[0]] + [{"num_users": 1}], "count": 7}
+    path = tmp_path / "onlinerooms.json"
+    path.write_text(json.dumps(saved))
+    cmd = [sys.executable, "-m", "mhc_pipeline.cli", "land", "affiliate", str(path), "--fetched-at",
+           "2026-11-20T17:55:00Z"]
+    env = {**os.environ, "MHC_DATABASE_URL": pg_url}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "5 rows into raw.affiliate_onlinerooms, 1 quarantined, 1 duplicates dropped" in out.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert "already landed, nothing changed" in again.stdout
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE}") == 5
+    assert count(clean, f"select count(distinct fetched_at) from raw.{affiliate.TABLE}") == 1
+    # the same rooms through the live path give the same payloads
+    live = affiliate.crawl(res, T - timedelta(minutes=5), conn=clean)
+    live_by_name = {r["username"]: r for r in live.records}
+    with clean.cursor() as cur:
+        cur.execute(f"select payload from raw.{affiliate.TABLE}")
+        for (payload,) in cur.fetchall():
+            assert payload == next(r for r in rooms if r["username"] == payload["username"])
+    assert live_by_name
+
+
+def test_a_real_source_without_its_credential_fails_at_once_naming_the_variable(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MHC_")}
+    env.update(MHC_AFFILIATE_URL="https://chaturbate.com/api/public/affiliates/onlinerooms/",
+               MHC_DATA_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "mhc_pipeline.cli", "demo"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 2
+    assert "MHC_AFFILIATE_WM is not set" in out.stderr
+    assert not (tmp_path / "pgdata").exists(), "it should fail before starting anything"
+
+
+def test_env_example_lists_every_setting():
+    text = (settings.PROJECT_ROOT / ".env.example").read_text()
+    assert text.strip() == settings.env_example().strip()
+    for s in settings.SETTINGS:
+        assert s.name in text
