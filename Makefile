@@ -35,7 +35,7 @@ bench: $(STAMP)
 
 ## lock: re-pin requirements.lock from the current .venv
 lock:
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^mhc-pipeline' > requirements.lock
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -E '^(mhc-pipeline|pip)==' > requirements.lock
 
 ## stop: stop the embedded PostgreSQL
 stop: $(STAMP)
