@@ -5,6 +5,8 @@
     mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
     mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
     mhc build [--as-of TS] [--full-refresh]   dbt build (through Dagster, so it shows in the UI)
+    mhc events-worker                consume the owner's Events API feed continuously
+    mhc backfill cbhours-activity --days 60   CBHours activity backfill with a progress bar
     mhc db start|stop|url|status     the embedded PostgreSQL
     mhc env-example                  print .env.example
 """
@@ -110,7 +112,7 @@ def _simulator_in_process() -> Iterator[str]:
         sim.stop()
 
 
-def _run_job(job_name: str, run_config: dict | None = None):
+def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = None):
     import dagster as dg
 
     from mhc_pipeline.definitions import defs
@@ -119,7 +121,7 @@ def _run_job(job_name: str, run_config: dict | None = None):
     job = defs.resolve_job_def(job_name)
     config = dict(run_config or {})
     if logging.getLogger().isEnabledFor(logging.DEBUG):
-        return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
     # quiet: the run's events are in the Dagster UI, dbt's own output goes to a log file
     config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     logging.getLogger("dagster").setLevel(logging.WARNING)
@@ -127,7 +129,7 @@ def _run_job(job_name: str, run_config: dict | None = None):
     logs.mkdir(exist_ok=True)
     path = logs / f"{job_name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
     with open(path, "w") as out, contextlib.redirect_stdout(out):
-        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
     print(f"  (dbt output: {path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
     return result
 
@@ -285,6 +287,72 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_worker(args: argparse.Namespace) -> int:
+    """Consume the owner's Events API feed continuously (Ctrl-C / SIGTERM stop it cleanly)."""
+    import threading
+
+    from mhc_pipeline.sources import events
+
+    settings.prepare_env()
+    url = _ensure_database()
+    res = events.EventsResource(url=settings.get("MHC_EVENTS_URL"), username=settings.get("MHC_OWNER"),
+                                token=settings.get("MHC_EVENTS_TOKEN"),
+                                max_per_minute=int(settings.get("MHC_EVENTS_MAX_PER_MINUTE")))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"events worker: {res.feed()} (long-poll {args.timeout}s); Ctrl-C stops", flush=True)
+    try:
+        events.run_worker(url, res, poll_timeout=args.timeout, schema=settings.get("MHC_RAW_SCHEMA"), stop=stop,
+                          log=lambda m: print(m, flush=True))
+    except events.EventsAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    print("events worker stopped", flush=True)
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """A CBHours activity backfill over the last N days: one Dagster run over the partition range, with
+    a progress bar; visible in the Dagster UI like any backfill run."""
+    from datetime import timedelta
+
+    settings.prepare_env()
+    _ensure_database()
+    dagster_home()
+    if args.what != "cbhours-activity":
+        print(f"unknown backfill {args.what!r}; one of: cbhours-activity", file=sys.stderr)
+        return 2
+    today = datetime.now(timezone.utc).date()
+    days = max(1, min(args.days, 60))
+    start, end = today - timedelta(days=days - 1), today
+    config = {"ops": {"raw__cbhours_activity": {"config": {"progress": True}}}}
+    tags = {"dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat()}
+    print(f"cbhours activity backfill {start}..{end} ({days} days, 1 request/s) ...", flush=True)
+    started = time.monotonic()
+    with _simulator_in_process():
+        result = _run_job("cbhours_activity_job", config, tags=tags)
+    for line in _summarise_run(result):
+        print(line)
+    if not result.success:
+        print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
+        return 1
+    meta = _landing_meta(result, "raw/cbhours_activity")
+    print(f"done in {time.monotonic() - started:.1f}s: {meta.get('models', 0)} models, "
+          f"{meta.get('segments', 0)} segments, {meta.get('not_in_trophy_db', 0)} not in the trophy database, "
+          f"{meta.get('requests', 0)} requests")
+    return 0
+
+
+def _landing_meta(result, key: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if mat.asset_key.to_user_string() == key:
+            return {k: v.value for k, v in mat.metadata.items()}
+    return {}
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     if args.action in ("start", "url", "status"):
         if args.action == "status" and settings.get("MHC_DATABASE_URL") == "embedded":
@@ -335,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="dbt build (as a Dagster run)")
     p.add_argument("--as-of", default=None, help="build time of the merge (dbt var as_of), ISO-8601")
     p.add_argument("--full-refresh", action="store_true")
+    p = sub.add_parser("events-worker", help="consume the owner's Events API feed continuously")
+    p.add_argument("--timeout", type=int, default=30, help="long-poll timeout, seconds (0-90)")
+    p = sub.add_parser("backfill", help="backfill a partitioned source (cbhours-activity)")
+    p.add_argument("what", choices=["cbhours-activity"])
+    p.add_argument("--days", type=int, default=60)
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "status"])
     sub.add_parser("env-example", help="print the .env.example text")
@@ -351,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         "land": cmd_land,
         "build": cmd_build,
         "db": cmd_db,
+        "events-worker": cmd_events_worker,
+        "backfill": cmd_backfill,
         "env-example": cmd_env_example,
     }[args.cmd]
     try:

@@ -76,6 +76,12 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
 )
 def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource,
                    config: DbtBuildConfig):
+    from mhc_pipeline import load
+    from mhc_pipeline.sources import RAW_TABLES
+
+    with postgres.connect() as conn:  # dbt reads every raw table: make sure they exist
+        for table in RAW_TABLES:
+            load.ensure_raw_table(conn, table, postgres.raw_schema)
     db.export_libpq_env(postgres.resolved_url())
     yield from dbt.cli(dbt_args(config), context=context).stream().fetch_row_counts()
 

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import timezone
+
 import dagster as dg
 
 from mhc_pipeline import settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
-from mhc_pipeline.sources import affiliate
+from mhc_pipeline.sources import affiliate, cbhours, events
 
 # Fill unset settings with their defaults (the simulator's credentials in simulator mode) so every
 # EnvVar below resolves; a real source with a missing credential is reported when its run starts.
 settings.load_dotenv()
 settings.prepare_env(check=False)
 
-landing_assets = [affiliate.affiliate_onlinerooms]
+landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.events]
 
 affiliate_cycle = dg.define_asset_job(
     "affiliate_cycle",
     selection=dg.AssetSelection.assets(affiliate.ASSET_KEY).downstream(),
     description="One Affiliate crawl, then the dbt models downstream of it.",
 )
+cbhours_live_cycle = dg.define_asset_job(
+    "cbhours_live_cycle",
+    selection=dg.AssetSelection.assets(cbhours.LIVE_KEY).downstream(),
+    description="One CBHours live cycle, then the dbt models downstream of it.",
+)
+events_cycle = dg.define_asset_job(
+    "events_cycle",
+    selection=dg.AssetSelection.assets(events.ASSET_KEY).downstream(),
+    description="Drain the owner's Events API feed, then the dbt models downstream of it.",
+)
+cbhours_activity_job = dg.define_asset_job(
+    "cbhours_activity_job",
+    selection=dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
+    partitions_def=cbhours.ACTIVITY_PARTITIONS,
+    description="CBHours activity for a partition (range): backfills and today's 3-minute refresh.",
+)
 full_cycle = dg.define_asset_job(
     "full_cycle",
-    selection=dg.AssetSelection.all(),
-    description="One cycle of every source, then every dbt model (what `make demo` runs).",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
+    description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
 )
 
 dbt_build = dg.define_asset_job(
@@ -41,13 +59,48 @@ affiliate_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
+cbhours_live_schedule = dg.ScheduleDefinition(
+    name="cbhours_live_every_minute",
+    job=cbhours_live_cycle,
+    cron_schedule="* * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+events_schedule = dg.ScheduleDefinition(
+    name="events_every_minute",
+    job=events_cycle,
+    cron_schedule="* * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+@dg.schedule(
+    name="cbhours_activity_today_every_3_minutes",
+    job=cbhours_activity_job,
+    cron_schedule="*/3 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def cbhours_activity_today(context: dg.ScheduleEvaluationContext):
+    """Today's activity partition, for the models online now (per the latest CBHours live cycle)."""
+    day = context.scheduled_execution_time.astimezone(timezone.utc).date()
+    return dg.RunRequest(
+        run_key=None,
+        partition_key=day.isoformat(),
+        run_config={"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}},
+    )
+
+
 defs = dg.Definitions(
-    assets=[*landing_assets, mhc_dbt_models],
-    jobs=[affiliate_cycle, full_cycle, dbt_build],
-    schedules=[affiliate_schedule],
+    assets=[*landing_assets, cbhours.cbhours_activity, mhc_dbt_models],
+    jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, cbhours_activity_job, full_cycle, dbt_build],
+    schedules=[affiliate_schedule, cbhours_live_schedule, events_schedule, cbhours_activity_today],
     resources={
         "postgres": postgres_from_env(),
         "affiliate": affiliate.resource_from_env(),
+        **cbhours.resources_from_env(),
+        "events_api": events.resource_from_env(),
         "dbt": dbt_resource(),
     },
 )

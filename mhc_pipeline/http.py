@@ -122,6 +122,58 @@ class RateLimiter:
         return wait
 
 
+class SharedRateLimiter(RateLimiter):
+    """At most `max_rps` request starts per second for `key` across EVERY process that uses the same
+    PostgreSQL (a Dagster schedule run and a backfill run are separate processes). Each acquire reserves
+    the next free slot with one atomic UPDATE on `raw.rate_limits`, then sleeps until it."""
+
+    def __init__(self, dsn: str, key: str, max_rps: float, schema: str = "raw"):
+        super().__init__(max_rps)
+        self.dsn, self.key, self.schema = dsn, key, schema
+        self._conn = None
+
+    def _connection(self):
+        import psycopg2
+
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg2.connect(self.dsn)
+            with self._conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(7245001)")  # no CREATE race between processes
+                cur.execute(f"create schema if not exists {self.schema}")
+                cur.execute(
+                    f"create table if not exists {self.schema}.rate_limits"
+                    " (key text primary key, next_at timestamptz not null)"
+                )
+                cur.execute(
+                    f"insert into {self.schema}.rate_limits values (%s, clock_timestamp()) on conflict do nothing",
+                    (self.key,),
+                )
+            self._conn.commit()
+            self._conn.autocommit = True
+        return self._conn
+
+    def acquire(self) -> float:
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            with self._connection().cursor() as cur:
+                cur.execute(
+                    f"""update {self.schema}.rate_limits
+                           set next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => %s)
+                         where key = %s
+                     returning extract(epoch from next_at - clock_timestamp()) - %s""",
+                    (self.interval, self.key, self.interval),
+                )
+                wait = float(cur.fetchone()[0])
+        if wait > 0:
+            time.sleep(wait)
+        return max(wait, 0.0)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 _LIMITERS: dict[str, RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 

@@ -114,8 +114,14 @@ class Batch:
             return ((r, self.requests[0]) for r in self.records)
         return zip(self.records, self.requests)
 
+    # What identifies the batch when it is not (source, table, fetched_at, scope): e.g. the range of
+    # Events API ids it holds, so a replayed answer is the same batch whenever it was fetched.
+    key: str | None = None
+
     @property
     def batch_id(self) -> uuid.UUID:
+        if self.key is not None:
+            return uuid.uuid5(BATCH_NAMESPACE, f"{self.source}|{self.table}|key:{self.key}")
         return batch_id(self.source, self.table, self.fetched_at, self.scope)
 
 
@@ -142,11 +148,18 @@ class Landed:
 
 
 # ---------------------------------------------------------------------------------------------------
+_ENSURED: set[tuple[str, str, str]] = set()
+
+
 def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw") -> None:
     """Create the raw schema, its bookkeeping tables and `schema.table` if missing."""
     _check_ident(table)
     _check_ident(schema)
+    if (conn.dsn, schema, table) in _ENSURED:
+        return
     with conn.cursor() as cur:
+        # concurrent runs on a fresh database must not race on CREATE ... IF NOT EXISTS
+        cur.execute("select pg_advisory_xact_lock(7245001)")
         cur.execute(
             f"""
             create schema if not exists {schema};
@@ -189,6 +202,19 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
             create index if not exists {table}_landed_at on {schema}.{table} (landed_at);
             """
         )
+    conn.commit()
+    _ENSURED.add((conn.dsn, schema, table))
+
+
+def ensure_raw_index(conn: psycopg2.extensions.connection, table: str, expression: str, name: str,
+                     schema: str = "raw") -> None:
+    """An index on a raw table (e.g. on `(payload->>'id')` to look up already-landed events)."""
+    _check_ident(table)
+    _check_ident(name)
+    ensure_raw_table(conn, table, schema)
+    with conn.cursor() as cur:
+        cur.execute(f"create index if not exists {name} on {schema}.{table} ({expression})")
+    conn.commit()
 
 
 def land(
@@ -365,6 +391,39 @@ def _copy_quarantine(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: da
             select batch_id, item, source, raw_table, fetched_at, request, reason, payload, body from _q
             on conflict (batch_id, item) do nothing"""
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cursors: small pieces of state (e.g. the last Events API id) that must move in the same transaction
+# as the rows they cover. `land(..., extra_sql=set_cursor(name, value))` does exactly that.
+def _ensure_cursors(cur, schema: str = "raw") -> None:
+    cur.execute("select pg_advisory_xact_lock(7245001)")
+    cur.execute(
+        f"create schema if not exists {schema};"
+        f" create table if not exists {schema}.cursors"
+        " (name text primary key, value text not null, updated_at timestamptz not null default now())"
+    )
+
+
+def get_cursor(conn: psycopg2.extensions.connection, name: str, schema: str = "raw") -> str | None:
+    with conn.cursor() as cur:
+        _ensure_cursors(cur, schema)
+        cur.execute(f"select value from {schema}.cursors where name = %s", (name,))
+        row = cur.fetchone()
+    conn.commit()
+    return row[0] if row else None
+
+
+def set_cursor(name: str, value: str, schema: str = "raw") -> Callable[[psycopg2.extensions.cursor], None]:
+    def apply(cur: psycopg2.extensions.cursor) -> None:
+        _ensure_cursors(cur, schema)
+        cur.execute(
+            f"""insert into {schema}.cursors (name, value, updated_at) values (%s, %s, now())
+                on conflict (name) do update set value = excluded.value, updated_at = excluded.updated_at""",
+            (name, value),
+        )
+
+    return apply
 
 
 def _check_ident(name: str) -> None:

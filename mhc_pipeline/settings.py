@@ -84,6 +84,33 @@ SETTINGS: list[Setting] = [
     ),
     Setting("MHC_AFFILIATE_PAGE_SIZE", "500", "Rooms per Affiliate page (the API caps it at 500)."),
     Setting("MHC_AFFILIATE_MAX_PER_MINUTE", "120", "Most Affiliate requests per minute (0 = no limit)."),
+    Setting(
+        "MHC_CBHOURS_URL",
+        _sim("/api.php"),
+        "CBHours API endpoint (get_live, get_activity, get_months).",
+        real="https://www.cbhours.com/api.php",
+    ),
+    Setting("MHC_CBHOURS_MAX_PER_MINUTE", "60", "Most CBHours requests per minute, across all processes (1/s)."),
+    Setting("MHC_CBHOURS_ERROR300_RECHECK_HOURS", "24",
+            "Hours before a model CBHours answered `Error Code:300` (not in its trophy database) is asked again."),
+    Setting("MHC_WATCHLIST", "", "Comma-separated usernames always tracked by CBHours (and StatBate)."),
+    Setting("MHC_TRACKED_MAX", "300", "Most models tracked (watch list, then following, then the owner's room)."),
+    Setting(
+        "MHC_EVENTS_URL",
+        _sim("/events/"),
+        "Events API base URL (the owner's username and the token are appended).",
+        real="https://eventsapi.chaturbate.com/events/",
+    ),
+    Setting(
+        "MHC_EVENTS_TOKEN",
+        "",
+        "Events API token (scope 'Events API', from https://chaturbate.com/statsapi/authtoken/). Secret: it "
+        "sits in the URL path and is redacted everywhere.",
+        kind="secret",
+        source="events",
+        sim_value="sim-events-token-0123456789",
+    ),
+    Setting("MHC_EVENTS_MAX_PER_MINUTE", "1000", "Most Events API requests per minute (the API allows 2000)."),
     Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
     Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
 ]

@@ -84,3 +84,20 @@ def count(conn, sql: str, *params) -> int:
     with conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchone()[0]
+
+
+def reset_database(conn) -> None:
+    """Empty every raw table and drop the dbt schemas: a module that builds dbt starts from nothing."""
+    from mhc_pipeline import load
+    from mhc_pipeline.sources import RAW_TABLES
+
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    for table in RAW_TABLES:
+        load.ensure_raw_table(conn, table)
+    with conn.cursor() as cur:
+        cur.execute("truncate raw.batches, raw.quarantine, " + ", ".join(f"raw.{t}" for t in RAW_TABLES))
+        cur.execute("drop table if exists raw.cursors")
+        cur.execute("drop schema if exists mhc, staging, intermediate cascade")
+    conn.commit()
+    conn.autocommit = autocommit

@@ -12,6 +12,7 @@
 {% macro observation_models() -%}
     {{ return([
         'int_affiliate__observations',
+        'int_cbhours__observations',
     ]) }}
 {%- endmacro %}
 
@@ -19,6 +20,8 @@
 {% macro identity_evidence_models() -%}
     {{ return([
         'int_affiliate__person_evidence',
+        'int_cbhours__person_evidence',
+        'int_events__person_evidence',
     ]) }}
 {%- endmacro %}
 
@@ -26,7 +29,10 @@
     The merged fields of person_current_state and their SQL types, in output
     order. `if_unknown` is the value used when no source gives one (only
     is_online: a person nobody saw online recently is offline).
-    rank and grank have no rules yet (CBHours will add them): they stay null.
+    `only_when_online` marks the live fields that describe a running
+    broadcast: they are null (with no source) whenever the merged is_online
+    is false, so a fresh "Offline" from one source is never shown next to a
+    show type or viewer count another observation still holds.
 -#}
 {% macro merged_fields() -%}
     {{ return([
@@ -38,9 +44,9 @@
         {'name': 'spoken_languages', 'data_type': 'text[]'},
         {'name': 'gender',           'data_type': 'text'},
         {'name': 'is_online',        'data_type': 'boolean', 'if_unknown': 'false'},
-        {'name': 'current_show',     'data_type': 'text'},
-        {'name': 'room_subject',     'data_type': 'text'},
-        {'name': 'viewers',          'data_type': 'integer'},
+        {'name': 'current_show',     'data_type': 'text',    'only_when_online': true},
+        {'name': 'room_subject',     'data_type': 'text',    'only_when_online': true},
+        {'name': 'viewers',          'data_type': 'integer', 'only_when_online': true},
         {'name': 'followers',        'data_type': 'integer'},
         {'name': 'rank',             'data_type': 'integer'},
         {'name': 'grank',            'data_type': 'integer'},

@@ -1,4 +1,4 @@
-"""Local fake of the source APIs (Affiliate now; CBHours, Events, Stats, StatBate, followed rooms later).
+"""Local fake of the source APIs: Affiliate, CBHours, the owner's Events API; more later.
 
     from mhc_pipeline.simulator import Simulator, World
 
@@ -7,6 +7,10 @@
         sim.inject("/api/public/affiliates/onlinerooms/", "status", status=429, retry_after=2)
         requests.get(sim.url + "/api/public/affiliates/onlinerooms/", params={...})
         truth = sim.world.online_rooms(sim.now())
+        requests.get(sim.url + "/api.php", params={"action": "get_live", "usernames": "a,b"})   # CBHours
+        requests.get(f"{sim.url}/events/{sim.world.owner}/{sim.events_token}/?timeout=0")     # Events API
+        sim.emit_event("someNewMethod", {"broadcaster": sim.world.owner})
+        truth_events = sim.events_until(sim.now())
 
 ``serve()`` runs one in the foreground (the ``mhc simulate`` command).
 """

@@ -20,9 +20,13 @@ parameters:
                 text/html, ``status`` default 200.
 ``malformed``   HTTP 200, application/json, the normal body truncated.
 ``bad_row``     a normal page where one row lacks ``username`` and another has
-                ``num_users: "lots"`` (applied by the source handler).
+                ``num_users: "lots"`` (applied by the source handler; CBHours:
+                one room / detail segment gets ``viewers: "lots"``).
 ``duplicates``  a normal page that also repeats ``n`` (default 3) rooms of the
-                previous page served (applied by the source handler).
+                previous page served (applied by the source handler); on the
+                Events API: the ``n`` events up to ``i`` are replayed in front.
+``waited_too_long``  Events API only: HTTP 400 ``{"status": "waited too long
+                for events", "events": [], "nextUrl": ...}`` at once.
 ==============  ==========================================================
 
 When several queued faults match a request, the oldest one is used; each
@@ -50,9 +54,10 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "malformed": {},
     "bad_row": {},
     "duplicates": {"n": 3},
+    "waited_too_long": {},
 }
 KINDS = frozenset(_PARAMS)
-CONTENT_KINDS = frozenset({"bad_row", "duplicates"})  # applied by the route handler
+CONTENT_KINDS = frozenset({"bad_row", "duplicates", "waited_too_long"})  # applied by the route handler
 
 _ids = itertools.count(1)
 

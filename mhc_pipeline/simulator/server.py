@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import math
 import signal
 import socket
 import sys
@@ -26,6 +27,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import control, routing
+from .events import DEFAULT_TOKEN as DEFAULT_EVENTS_TOKEN
+from .events import EventStream, events_until
 from .faults import CONTENT_KINDS, Fault, FaultQueue, challenge_response, make_fault, reason_phrase, \
     status_response, truncate
 from .routing import Request, Response
@@ -37,7 +40,7 @@ UTC = timezone.utc
 
 # Every simulated API is one module of this package that registers its routes
 # with ``@routing.route(...)`` at import time.  Add new sources here.
-SOURCE_MODULES: tuple[str, ...] = ("affiliate",)
+SOURCE_MODULES: tuple[str, ...] = ("affiliate", "cbhours", "events")
 
 
 def _load_sources() -> None:
@@ -128,6 +131,16 @@ class Simulator:
     username); ``order_salt`` says when that ordering moves: ``"time"`` (as
     simulated time moves: every request of a running clock, never under a
     frozen clock) or ``"request"`` (on every request).
+
+    CBHours (``/api.php``, see :mod:`.cbhours`): ``cbhours_rate_limit`` (default True) blocks requests
+    closer than ``cbhours_min_interval`` seconds (0.9) for ``cbhours_block_seconds`` (2) with HTTP 429.
+
+    Events API (``/events/<owner>/<events_token>/``, see :mod:`.events`): ``events_token``,
+    ``events_waited_too_long`` (empty answers become the HTTP 400 variant), ``events_rate_limit``
+    (requests per 60 s, default 2000; 0 = off), ``events_backlog_seconds`` (300) and
+    ``events_backlog_max`` (500) for the first call, ``events_batch_max`` (500) per answer,
+    ``events_retention_seconds`` (48 h) for old ``i``; :meth:`emit_event` adds events and
+    :meth:`events_until` is the ground truth.
     """
 
     route = staticmethod(routing.route)
@@ -135,7 +148,8 @@ class Simulator:
 
     def __init__(self, world: World | None = None, *, rooms: int = 50, seed: int = 1,
                  host: str = "127.0.0.1", port: int = 0, time_scale: float = 1.0,
-                 order_jitter: float = 5.0, order_salt: str = "time"):
+                 order_jitter: float = 5.0, order_salt: str = "time",
+                 events_token: str = DEFAULT_EVENTS_TOKEN):
         _load_sources()
         self.world = world if world is not None else World(rooms=rooms, seed=seed)
         self.host = host
@@ -158,6 +172,21 @@ class Simulator:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # CBHours
+        self.cbhours_rate_limit = True
+        self.cbhours_min_interval = 0.9
+        self.cbhours_block_seconds = 2.0
+        # Events API
+        if not isinstance(events_token, str) or not events_token or "/" in events_token:
+            raise ValueError("events_token must be a non-empty string without '/'")
+        self.events_token = events_token
+        self.events_waited_too_long = False
+        self.events_rate_limit = 2000
+        self.events_backlog_seconds = 300.0
+        self.events_backlog_max = 500
+        self.events_batch_max = 500
+        self.events_retention_seconds = 48 * 3600.0
+        self.event_stream = EventStream(self.world)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -263,6 +292,31 @@ class Simulator:
     def faults(self) -> list[dict[str, Any]]:
         """Pending faults (oldest first) as dicts."""
         return self._faults.pending()
+
+    # -- events API ---------------------------------------------------------
+
+    def emit_event(self, method: str, obj: Any, at: datetime | None = None) -> dict:
+        """Add an event ``{"method", "id", "object"}`` to the owner's stream at ``at`` (default: now).
+
+        Any ``method`` (also unknown ones, e.g. ``"someNewMethod"``) and any JSON-able ``obj``.  The id's
+        ms is ``at``'s, its seq follows every event already at that ms.  Long polls waiting for events
+        wake up at once.  An event emitted before an id a consumer already passed is not seen by it.
+        """
+        at_ms = math.floor(to_utc(at if at is not None else self.now()).timestamp() * 1000)
+        return self.event_stream.emit(method, obj, at_ms)
+
+    def events_until(self, t: datetime, since: str | datetime | None = None) -> list[dict]:
+        """Ground truth: every event of the owner's stream with time <= ``t``, ascending by id.
+
+        ``since`` (an event id, exclusive, or a datetime) bounds it below; by default the events of
+        the last ``events_retention_seconds`` before ``t`` (what the server would still replay).
+        """
+        return events_until(self.event_stream, t, since, self.events_retention_seconds)
+
+    def reset_events(self) -> None:
+        """Forget emitted events and the Events API rate-limit window."""
+        self.event_stream.clear_emitted()
+        self.source_state("events").clear()
 
     # -- request log --------------------------------------------------------
 
@@ -383,9 +437,10 @@ class Simulator:
             h.close_connection = True
 
 def serve(rooms: int = 50, seed: int = 1, host: str = "127.0.0.1", port: int = 8765,
-          time_scale: float = 1.0) -> None:
+          time_scale: float = 1.0, events_token: str = DEFAULT_EVENTS_TOKEN) -> None:
     """Run the simulator in the foreground until Ctrl-C or SIGTERM."""
-    sim = Simulator(rooms=rooms, seed=seed, host=host, port=port, time_scale=time_scale)
+    sim = Simulator(rooms=rooms, seed=seed, host=host, port=port, time_scale=time_scale,
+                    events_token=events_token)
     stop = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

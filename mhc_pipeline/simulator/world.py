@@ -1,7 +1,7 @@
 """The simulated world: broadcasters with schedules, viewers and followers.
 
-One ``World`` is the single source of truth for every simulated API (Affiliate
-now; CBHours, Events, Stats, StatBate and followed rooms later).  Everything is
+One ``World`` is the single source of truth for every simulated API (Affiliate,
+CBHours and the owner's Events API now; Stats, StatBate and followed rooms later).  Everything is
 a pure function of ``(seed, rooms, owner, time)``:
 
 * static attributes of model ``i`` come from ``random.Random(f"{seed}:model:{i}")``
@@ -11,6 +11,11 @@ a pure function of ``(seed, rooms, owner, time)``:
   of online models is a function of the minute bucket;
 * live values (viewers, followers, show, subject) come from hashes of
   ``(seed, username, minute bucket)``; ``seconds_online`` is ``t - session start``.
+
+* CBHours: :meth:`World.in_trophy_db` (a fixed ~85% of the models, always the owner),
+  :meth:`World.cbhours_since`, exact live ranks (:meth:`World.live_ranks`) and history rank
+  estimates (:meth:`World.rank_estimate`); :meth:`World.session_slots` is the fast path for
+  per-minute values over whole sessions.
 
 No global ``random`` state is used anywhere.  Other sources must read live data
 through :meth:`World.live_state` / :meth:`World.online_rooms` so that a model
@@ -23,20 +28,24 @@ import hashlib
 import math
 import random
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-__all__ = ["World", "Model", "LiveState", "REGIONS", "SHOWS", "to_utc", "parse_time", "finish_room"]
+__all__ = ["World", "Model", "LiveState", "REGIONS", "SHOWS", "GENDER_WORDS", "to_utc", "parse_time",
+           "finish_room"]
 
 UTC = timezone.utc
 REGIONS = ("asia", "europe_russia", "northamerica", "southamerica", "other")
 SHOWS = ("public", "private", "away", "hidden", "group")
 
 DAY_MIN = 1440
+# CBHours spells genders as words in get_live
+GENDER_WORDS = {"f": "Female", "m": "Male", "t": "Trans", "c": "Couple"}
 _MASK = (1 << 64) - 1
 # hash channels (any distinct small ints)
-_CH_DAY, _CH_SLOW, _CH_FAST, _CH_SHOW, _CH_SESSION, _CH_SUBJECT, _CH_JITTER = range(1, 8)
+_CH_DAY, _CH_SLOW, _CH_FAST, _CH_SHOW, _CH_SESSION, _CH_SUBJECT, _CH_JITTER, _CH_TROPHY = range(1, 9)
 # followers are counted from this minute (2024-01-01T00:00Z)
 _FOLLOWER_EPOCH_MIN = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) // 60
 
@@ -358,6 +367,8 @@ class World:
         self._day_cache: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
         self._minute_cache: OrderedDict[tuple[int, str], list[tuple[dict, int]]] = OrderedDict()
         self._lock = threading.RLock()
+        self._rank_cache: OrderedDict[int, dict[str, tuple[int, int]]] = OrderedDict()
+        self._ref_ranks: dict[int, tuple[list[int], dict[str, list[int]], int]] = {}
 
     # -- static -------------------------------------------------------------
 
@@ -472,6 +483,7 @@ class World:
 
     @staticmethod
     def _viewers(m: Model, minute: int, start: int, show: str) -> int:
+        # keep in step with session_slots (the same operations in the same order)
         key = m.key
         hour = (minute % DAY_MIN) / 60.0
         diurnal = 1.0 + 0.25 * math.cos((hour - _REGION_PEAK_UTC_HOUR[m.region]) * math.pi / 12.0)
@@ -484,6 +496,49 @@ class World:
         fast = 0.92 + 0.16 * _hu(key, _CH_FAST, minute)
         hot = 0.75 + 0.5 * _hu(key, _CH_SESSION, start)
         return int(m.popularity * diurnal * ramp * slow * fast * hot * _SHOW_FACTOR[show])
+
+    def session_slots(self, username: str, start: int, minutes: range) -> list[tuple[int, str, int, int]]:
+        """``(minute, current_show, viewers, followers)`` of an online model at each of ``minutes``.
+
+        ``start`` is the session's start minute and every minute must lie in that session (epoch
+        minutes).  The values equal :meth:`_live`'s (the same float operations in the same order as
+        :meth:`_viewers`), computed with the 5- and 20-minute hashes memoised: the fast path for
+        CBHours' 60 days of 3-minute segments.
+        """
+        m = self._by_name[username]
+        key = m.key
+        pop = m.popularity
+        peak = _REGION_PEAK_UTC_HOUR[m.region]
+        hot = 0.75 + 0.5 * _hu(key, _CH_SESSION, start)
+        fb, fpd = m.followers_base, m.followers_per_day
+        shows: dict[int, str] = {}
+        slow: dict[int, float] = {}
+        show_of = self._show
+        cos, floor, pi = math.cos, math.floor, math.pi
+        out = []
+        for minute in minutes:
+            b5 = minute // 5
+            show = shows.get(b5)
+            if show is None:
+                show = shows[b5] = show_of(m, minute)
+            hour = (minute % DAY_MIN) / 60.0
+            diurnal = 1.0 + 0.25 * cos((hour - peak) * pi / 12.0)
+            ramp = min(1.0, 0.35 + 0.65 * (minute - start) / 25.0)
+            q, r = divmod(minute, 20)
+            a = slow.get(q)
+            if a is None:
+                a = slow[q] = _hu(key, _CH_SLOW, q)
+            b = slow.get(q + 1)
+            if b is None:
+                b = slow[q + 1] = _hu(key, _CH_SLOW, q + 1)
+            f = r / 20.0
+            f = f * f * (3.0 - 2.0 * f)
+            sl = 0.7 + 0.6 * (a + (b - a) * f)
+            fast = 0.92 + 0.16 * _hu(key, _CH_FAST, minute)
+            viewers = int(pop * diurnal * ramp * sl * fast * hot * _SHOW_FACTOR[show])
+            followers = max(0, fb + floor(fpd * (minute - _FOLLOWER_EPOCH_MIN) / DAY_MIN))
+            out.append((minute, show, viewers, followers))
+        return out
 
     @staticmethod
     def _subject(m: Model, minute: int, start: int) -> str:
@@ -613,6 +668,92 @@ class World:
 
     def online_usernames(self, t: datetime) -> list[str]:
         return [r["username"] for r, _ in self.minute_entries(t)]
+
+    # -- CBHours (trophy database, ranks) -----------------------------------
+
+    TROPHY_SHARE = 0.85
+    CBHOURS_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+    RANK_REF_DAY = date(2025, 1, 15)  # the reference day of :meth:`rank_estimate`
+    RANK_REF_SAMPLE = 2000  # at most this many models are evaluated per reference hour
+
+    def in_trophy_db(self, username: str) -> bool:
+        """Whether CBHours serves ``username`` (its "trophy database"): a fixed ~85% of the models.
+
+        The owner is always in it; unknown usernames are not.
+        """
+        m = self._by_name.get(username)
+        if m is None:
+            return False
+        if self.owner is not None and username == self.owner:
+            return True
+        return _hu(m.key, _CH_TROPHY, 0) < self.TROPHY_SHARE
+
+    def cbhours_since(self, username: str) -> datetime:
+        """When CBHours' history of ``username`` begins (a day in 2024-01-01 .. 2025-02-03).
+
+        ``get_activity`` / ``get_months`` know nothing before it.
+        """
+        m = self._by_name[username]
+        return self.CBHOURS_EPOCH + timedelta(days=int(_hu(m.key, _CH_TROPHY, 1) * 400))
+
+    def live_ranks(self, t: datetime) -> dict[str, tuple[int, int]]:
+        """``{username: (rank, grank)}`` of every online room at t's minute (CBHours ``get_live``).
+
+        ``rank`` is the position by viewers (num_users desc, then username) among ALL online rooms
+        (1 = most viewers); ``grank`` the position within the same gender.
+        """
+        minute, _ = _minute_of(t)
+        with self._lock:
+            got = self._rank_cache.get(minute)
+            if got is not None:
+                return got
+            ranks: dict[str, tuple[int, int]] = {}
+            per_gender: dict[str, int] = {}
+            for i, (room, _start) in enumerate(self.minute_entries(t)):
+                g = room["gender"]
+                per_gender[g] = per_gender.get(g, 0) + 1
+                ranks[room["username"]] = (i + 1, per_gender[g])
+            self._rank_cache[minute] = ranks
+            while len(self._rank_cache) > self.MINUTE_CACHE_SIZE:
+                self._rank_cache.popitem(last=False)
+            return ranks
+
+    def _reference(self, hour: int) -> tuple[list[int], dict[str, list[int]], int]:
+        got = self._ref_ranks.get(hour)
+        if got is not None:
+            return got
+        minute = (self.RANK_REF_DAY - date(1970, 1, 1)).days * DAY_MIN + hour * 60 + 30
+        step = max(1, math.ceil(len(self._models) / self.RANK_REF_SAMPLE))
+        every: list[int] = []
+        by_gender: dict[str, list[int]] = {g: [] for g in "fmtc"}
+        for m in self._models[::step]:
+            sess = self._session_at(m, minute)
+            if sess is None:
+                continue
+            v = self._viewers(m, minute, sess[0], self._show(m, minute))
+            every.append(v)
+            by_gender[m.gender].append(v)
+        every.sort()
+        for lst in by_gender.values():
+            lst.sort()
+        got = (every, by_gender, step)
+        with self._lock:
+            self._ref_ranks[hour] = got
+        return got
+
+    def rank_estimate(self, minute: int, viewers: int, gender: str) -> tuple[int, int]:
+        """(rank, grank) of a room with ``viewers`` at UTC epoch ``minute``, for CBHours history.
+
+        Exact ranks need every room's viewers at every minute, far too slow for 60 days of 3-minute
+        segments; history ranks are therefore read off a reference distribution (all rooms online at
+        the same hour of :attr:`RANK_REF_DAY`): 1 + how many rooms had more viewers.  Deterministic,
+        monotonic in ``viewers``, ``grank <= rank``; it may differ slightly from :meth:`live_ranks`.
+        """
+        every, by_gender, step = self._reference((minute % DAY_MIN) // 60)
+        rank = 1 + (len(every) - bisect_right(every, viewers)) * step
+        lst = by_gender.get(gender, ())
+        grank = 1 + (len(lst) - bisect_right(lst, viewers)) * step
+        return rank, min(rank, grank)
 
     def jitter_noise(self, username: str, salt: int) -> float:
         """Uniform [-1, 1) noise per (username, salt), for per-request ordering jitter."""

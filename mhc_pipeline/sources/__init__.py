@@ -1,6 +1,12 @@
-"""One module per source. `REPLAYABLE` maps a source name to its saved-response reader (`mhc land`)."""
+"""One module per source.
 
-from mhc_pipeline.sources import affiliate
+`RAW_TABLES`: every raw landing table (dbt reads them all, so they exist before the first dbt build).
+`REPLAYABLE`: a source name -> its saved-response reader (`mhc land`).
+"""
+
+from mhc_pipeline.sources import affiliate, cbhours, events
+
+RAW_TABLES = [affiliate.TABLE, cbhours.LIVE_TABLE, cbhours.ACTIVITY_TABLE, events.TABLE]
 
 REPLAYABLE = {
     "affiliate": affiliate.batch_from_file,

@@ -13,6 +13,9 @@
       4. If none is fresh: fallback `latest` takes the most recently observed
          candidate of any listed source; fallback `none` gives null (live
          fields: is_online is then false, see merged_fields() if_unknown).
+      5. The fields marked only_when_online (current_show, room_subject,
+         viewers) are null whenever the merged is_online is false: a person
+         a fresh source reports Offline shows no show type or viewers.
     Its cost depends on the number of persons, fields and sources, never on
     the length of history.
 -#}
@@ -25,6 +28,8 @@
     )
 }}
 {%- set fields = merged_fields() %}
+{#- the merged is_online: the live fields marked only_when_online are null when it is false -#}
+{%- set is_online = 'coalesce(' ~ jsonb_to_type('pivoted.is_online__value', 'boolean') ~ ', false)' %}
 
 with
 
@@ -155,11 +160,17 @@ final as (
         {%- set typed = jsonb_to_type('pivoted.' ~ field.name ~ '__value', field.data_type) %}
         {%- if field.if_unknown is defined %}
         coalesce({{ typed }}, {{ field.if_unknown }}) as {{ field.name }},
-        {%- else %}
-        {{ typed }} as {{ field.name }},
-        {%- endif %}
         pivoted.{{ field.name }}__source::text as {{ field.name }}_source,
         pivoted.{{ field.name }}__observed_at as {{ field.name }}_observed_at,
+        {%- elif field.only_when_online %}
+        case when {{ is_online }} then {{ typed }} end as {{ field.name }},
+        case when {{ is_online }} then pivoted.{{ field.name }}__source::text end as {{ field.name }}_source,
+        case when {{ is_online }} then pivoted.{{ field.name }}__observed_at end as {{ field.name }}_observed_at,
+        {%- else %}
+        {{ typed }} as {{ field.name }},
+        pivoted.{{ field.name }}__source::text as {{ field.name }}_source,
+        pivoted.{{ field.name }}__observed_at as {{ field.name }}_observed_at,
+        {%- endif %}
         {%- endfor %}
 
         -- recency

@@ -3,8 +3,10 @@
     last_seen_at. The id is derived from (platform, lower(username)) by the
     person_id() macro, so a rebuild gives the same ids. The role is derived
     from the evidence of every source (identity_evidence_models()):
-    'model' (seen broadcasting), 'viewer' (seen in the owner's room or
-    tipping), 'both', or 'owner' (which outranks the others).
+    'model' (seen broadcasting: Affiliate, CBHours), 'viewer' (seen in the
+    owner's room: Events API), 'both' (model and viewer evidence), or
+    'owner' (the broadcaster of the Events feed, or the configured owner
+    owner_username(); it outranks the others).
     Incremental: only evidence landed after the watermark is read, and folded
     into the rows already held for those persons (the folding is associative,
     so --full-refresh gives the same rows). Only persons whose row changes
@@ -112,18 +114,36 @@ folded as (
 
 ),
 
+roled as (
+
+    select
+        folded.*,
+        case
+            when folded.is_owner or folded.username = {{ owner_username() }} then 'owner'
+            when folded.is_model and folded.is_viewer then 'both'
+            when folded.is_model then 'model'
+            when folded.is_viewer then 'viewer'
+        end as role
+    from folded
+
+),
+
 changed as (
 
-    select folded.*
-    from folded
+    select roled.*
+    from roled
     {% if is_incremental() %}
     -- only persons whose row changes are rewritten (evidence re-read inside
-    -- the lookback usually changes nothing)
-    left join held
-        on held.person_id = folded.person_id
-    where held.person_id is null
-        or (folded.is_model, folded.is_viewer, folded.is_owner, folded.first_seen_at, folded.last_seen_at)
-            is distinct from (held.is_model, held.is_viewer, held.is_owner, held.first_seen_at, held.last_seen_at)
+    -- the lookback changes nothing). The stored role is compared, not the
+    -- evidence bits (an owner row does not keep its model/viewer bits), and
+    -- landed_at too: it only moves when genuinely new evidence landed
+    -- (re-read rows are never newer than what is held), and keeping it up
+    -- to date is what makes --full-refresh give the same rows.
+    left join {{ this }} as current_row
+        on current_row.id = roled.person_id
+    where current_row.id is null
+        or (roled.role, roled.first_seen_at, roled.last_seen_at, roled.landed_at)
+            is distinct from (current_row.role, current_row.first_seen_at, current_row.last_seen_at, current_row.landed_at)
     {% endif %}
 
 ),
@@ -134,12 +154,7 @@ final as (
         person_id as id,
         username,
         platform,
-        case
-            when is_owner then 'owner'
-            when is_model and is_viewer then 'both'
-            when is_model then 'model'
-            when is_viewer then 'viewer'
-        end as role,
+        role,
         first_seen_at,
         last_seen_at,
         landed_at

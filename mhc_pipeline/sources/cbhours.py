@@ -1,0 +1,329 @@
+"""CBHours: live stats every minute for the tracked models, and 3-minute activity history (sources.md §5).
+
+- **Live** (`raw/cbhours_live`): `get_live` for the tracked models, 50 names a request; every answer is
+  landed whole (one row per answer); the cycle's time is `checked_at` downstream.
+- **Activity** (`raw/cbhours_activity`): `get_activity` with details and `tzo=0`, daily partitions over
+  the 60 days CBHours keeps, so a 60-day backfill is an ordinary Dagster backfill (one run, one request
+  per model for the whole range). Today's partition is refreshed every 3 minutes for the models the
+  latest live cycle saw online.
+- **1 request per second**, across every process (a backfill beside the live schedule): a limiter
+  shared through PostgreSQL (`http.SharedRateLimiter`).
+- **`Error Code:300`** (model not in CBHours' trophy database) is a fact about the model: the answer is
+  landed like any other, and the model is left out of the tracked set until it is re-checked (a setting,
+  default 24 h) instead of being asked every minute.
+"""
+
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterator, Optional
+
+import dagster as dg
+
+from mhc_pipeline import load
+from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError
+from mhc_pipeline.load import Batch, Reject
+from mhc_pipeline.resources import PostgresResource
+
+SOURCE = "cbhours"
+LIVE_TABLE = "cbhours_live"
+ACTIVITY_TABLE = "cbhours_activity"
+LIVE_KEY = dg.AssetKey(["raw", LIVE_TABLE])
+ACTIVITY_KEY = dg.AssetKey(["raw", ACTIVITY_TABLE])
+LIVE_BATCH = 50
+MAX_RANGE_DAYS = 60
+HISTORY_DAYS = 60
+ERROR_300 = "Error Code:300"
+
+
+class CBHoursResource(dg.ConfigurableResource):
+    """The CBHours API (no credential; access depends on the model being in its trophy database)."""
+
+    url: str
+    max_per_minute: int = 60  # CBHours allows 1 request per second
+    timeout: int = 30
+    retries: int = 5
+
+    def client(self, dsn: str) -> HttpClient:
+        limiter = SharedRateLimiter(dsn, key=f"{SOURCE}:{self.url}", max_rps=self.max_per_minute / 60.0)
+        return HttpClient(SOURCE, timeout=self.timeout, retries=self.retries, limiter=limiter)
+
+
+class TrackingResource(dg.ConfigurableResource):
+    """Which models CBHours (and later StatBate) is asked about: the watch list, then (once that source
+    exists) the owner's following list, then the people seen in the owner's room, most recent first;
+    at most `max_models`. Models CBHours answered `Error Code:300` for are skipped for
+    `error300_recheck_hours`."""
+
+    watchlist: str = ""  # comma-separated usernames
+    owner: str = "hudson_cage"
+    max_models: int = 300
+    error300_recheck_hours: int = 24
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "cbhours": CBHoursResource(
+            url=dg.EnvVar("MHC_CBHOURS_URL"),
+            max_per_minute=dg.EnvVar.int("MHC_CBHOURS_MAX_PER_MINUTE"),
+            timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
+            retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
+        ),
+        "tracking": TrackingResource(
+            watchlist=dg.EnvVar("MHC_WATCHLIST"),
+            owner=dg.EnvVar("MHC_OWNER"),
+            max_models=dg.EnvVar.int("MHC_TRACKED_MAX"),
+            error300_recheck_hours=dg.EnvVar.int("MHC_CBHOURS_ERROR300_RECHECK_HOURS"),
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+def tracked_models(conn, tracking: TrackingResource, schema: str = "raw") -> list[str]:
+    """The tracked set, in priority order (see TrackingResource)."""
+    for table in ("events", ACTIVITY_TABLE):
+        load.ensure_raw_table(conn, table, schema)
+    watch = [u.strip().lower() for u in tracking.watchlist.split(",") if u.strip()]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            with candidates as (
+                select u.username, 0 as prio, u.ord::float8 as recency
+                  from unnest(%(watch)s::text[]) with ordinality as u(username, ord)
+                union all
+                select %(owner)s, 1, 0
+                union all
+                select lower(payload->'object'->'user'->>'username'), 3,
+                       -extract(epoch from max(fetched_at))
+                  from {schema}.events
+                 where payload->'object'->'user'->>'username' is not null
+                 group by 1
+            ),
+            last_answer as (
+                select distinct on (username) username, fetched_at,
+                       coalesce(payload->>'message', '') like %(err)s as is_error_300
+                  from (select substring(request from '[?&]username=([A-Za-z0-9_]+)') as username,
+                               fetched_at, payload
+                          from {schema}.{ACTIVITY_TABLE}) a
+                 where username is not null
+                 order by username, fetched_at desc
+            )
+            select c.username
+              from candidates c
+              left join last_answer e on e.username = c.username
+             where c.username <> ''
+               and not coalesce(e.is_error_300 and e.fetched_at > now() - make_interval(hours => %(hours)s), false)
+             group by c.username
+             order by min(c.prio), min(c.recency), c.username
+             limit %(limit)s
+            """,
+            {"watch": watch, "owner": tracking.owner.lower(), "err": ERROR_300 + "%",
+             "hours": tracking.error300_recheck_hours, "limit": tracking.max_models},
+        )
+        names = [r[0] for r in cur.fetchall()]
+    conn.commit()
+    return names
+
+
+def online_now(conn, schema: str = "raw") -> list[str]:
+    """The models the latest live cycle saw `Online`."""
+    load.ensure_raw_table(conn, LIVE_TABLE, schema)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""select distinct lower(e.key)
+                  from {schema}.{LIVE_TABLE} r, jsonb_each(r.payload->'data') e
+                 where r.batch_id = (select batch_id from {schema}.{LIVE_TABLE} order by fetched_at desc limit 1)
+                   and e.value->>'room_status' = 'Online'
+                 order by 1"""
+        )
+        names = [r[0] for r in cur.fetchall()]
+    conn.commit()
+    return names
+
+
+def _error_of(data: Any) -> str | None:
+    """CBHours reports errors in a 200 body: `status` is the string "error" (on success it is `true`)."""
+    if isinstance(data, dict) and str(data.get("status")).lower() == "error":
+        return str(data.get("message") or "error")
+    return None
+
+
+def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetched_at: datetime) -> Batch:
+    """One live cycle: `get_live` per 50 names; good answers are records, bad ones rejects."""
+    batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"models": len(names)})
+    online = offline = 0
+    for i in range(0, len(names), LIVE_BATCH):
+        chunk = names[i:i + LIVE_BATCH]
+        params = {"action": "get_live", "usernames": ",".join(chunk)}
+        try:
+            fetched = client.get_json(res.url, params=params)
+        except SourceError as exc:
+            batch.rejects.append(Reject(str(exc), body=exc.body or None, key=f"request {i // LIVE_BATCH}"))
+            continue
+        data = fetched.data
+        error = _error_of(data)
+        if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
+            reason = f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
+            batch.rejects.append(Reject(reason, payload=data, key=f"request {i // LIVE_BATCH}"))
+            continue
+        entries = data["data"] if isinstance(data["data"], dict) else {}  # PHP encodes an empty map as []
+        for entry in entries.values():
+            if isinstance(entry, dict) and entry.get("room_status") == "Online":
+                online += 1
+            else:
+                offline += 1
+        batch.records.append(data)
+        batch.requests.append(fetched.url)
+    batch.meta.update(online=online, offline=offline, requests=client.requests, retries=client.retries)
+    if len(batch.requests) == 1:
+        batch.requests = batch.requests * len(batch.records)
+    return batch
+
+
+def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], start: date, end: date,
+                   fetched_at: datetime, progress=None) -> Batch:
+    """`get_activity` (details, tzo=0) for each model over [start, end] (chunks of at most 60 days)."""
+    batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at, scope=f"{start}..{end}")
+    segments = not_in_db = 0
+    for name in names:
+        chunk_start = start
+        while chunk_start <= end:
+            chunk_end = min(end, chunk_start + timedelta(days=MAX_RANGE_DAYS - 1))
+            params = {"action": "get_activity", "domain": "cbhours", "username": name,
+                      "start_date": chunk_start.isoformat(), "end_date": chunk_end.isoformat(), "tzo": 0,
+                      "include_details": "true"}
+            try:
+                fetched = client.get_json(res.url, params=params)
+            except SourceError as exc:
+                batch.rejects.append(Reject(str(exc), body=exc.body or None, key=f"{name} {chunk_start}"))
+            else:
+                data = fetched.data
+                error = _error_of(data)
+                if error and ERROR_300 in error:
+                    not_in_db += 1  # a fact about the model: landed, and it stops being asked for a while
+                    batch.records.append(data)
+                    batch.requests.append(fetched.url)
+                elif error or not isinstance(data, dict):
+                    batch.rejects.append(Reject(f"get_activity answered an error: {error}" if error else
+                                                "expected an object", payload=data, key=f"{name} {chunk_start}"))
+                else:
+                    details = data.get("details") or {}
+                    segments += sum(len(v) for v in details.values() if isinstance(v, list)) if isinstance(
+                        details, dict) else 0
+                    batch.records.append(data)
+                    batch.requests.append(fetched.url)
+            chunk_start = chunk_end + timedelta(days=1)
+        if progress is not None:
+            progress.update(1)
+    batch.meta.update(models=len(names), segments=segments, not_in_trophy_db=not_in_db,
+                      requests=client.requests, retries=client.retries)
+    return batch
+
+
+def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "rows_landed": landed.rows,
+        "rows_quarantined": landed.quarantined,
+        "first_quarantine_reasons": dg.MetadataValue.md(
+            "\n".join(f"- {r.reason}" for r in batch.rejects[:5]) or "none"),
+        "fetched_at": batch.fetched_at.isoformat(),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    meta.update({k: v for k, v in batch.meta.items() if isinstance(v, (int, float, str))})
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------------
+@dg.asset(
+    key=LIVE_KEY,
+    group_name="landing_cbhours",
+    kinds={"python", "postgres"},
+    owners=["team:mhc-pipeline"],
+    description=(
+        "CBHours `get_live` for the tracked models (watch list, the owner, people seen in the owner's room), "
+        "50 names a request, at most 1 request/s across all processes. One row per answer in "
+        "`raw.cbhours_live`, the whole answer as jsonb; the cycle's time is `checked_at` downstream."
+    ),
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=3)),
+)
+def cbhours_live(context: dg.AssetExecutionContext, postgres: PostgresResource, cbhours: CBHoursResource,
+                 tracking: TrackingResource):
+    started = time.monotonic()
+    fetched_at = datetime.now(timezone.utc).replace(microsecond=0)
+    dsn = postgres.resolved_url()
+    with postgres.connect() as conn:
+        names = tracked_models(conn, tracking, postgres.raw_schema)
+        with cbhours.client(dsn) as client:
+            batch = live_batch(client, cbhours, names, fetched_at)
+        landed = load.land(conn, batch, schema=postgres.raw_schema)
+    if names and not batch.records:
+        raise dg.Failure(description=f"every get_live request failed: {batch.rejects[0].reason}",
+                         metadata=_metadata(batch, landed, started))
+    context.log.info(f"cbhours live {fetched_at.isoformat()}: {len(names)} models, "
+                     f"{batch.meta['online']} online, {landed.rows} answers landed, {landed.quarantined} quarantined")
+    return dg.MaterializeResult(metadata=_metadata(batch, landed, started))
+
+
+def activity_partitions(today: date | None = None) -> dg.DailyPartitionsDefinition:
+    today = today or datetime.now(timezone.utc).date()
+    return dg.DailyPartitionsDefinition(start_date=(today - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
+                                        end_offset=1, timezone="UTC")
+
+
+ACTIVITY_PARTITIONS = activity_partitions()
+
+
+class ActivityConfig(dg.Config):
+    online_only: bool = False  # only the models the latest live cycle saw online (today's 3-minute refresh)
+    usernames: Optional[list[str]] = None  # instead of the tracked set
+    progress: bool = False  # a progress bar on stderr (mhc backfill)
+
+
+@dg.asset(
+    key=ACTIVITY_KEY,
+    group_name="landing_cbhours",
+    kinds={"python", "postgres"},
+    owners=["team:mhc-pipeline"],
+    partitions_def=ACTIVITY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day of "
+        "the 60 CBHours keeps: a backfill of any range is one run with one request per model. Today's "
+        "partition is refreshed every 3 minutes for the models online now. `Error Code:300` answers are "
+        "landed as facts. One row per answer in `raw.cbhours_activity`."
+    ),
+)
+def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, postgres: PostgresResource,
+                     cbhours: CBHoursResource, tracking: TrackingResource):
+    started = time.monotonic()
+    window = context.partition_time_window
+    today = datetime.now(timezone.utc).date()
+    start = window.start.date()
+    end = min((window.end - timedelta(seconds=1)).date(), today)
+    fetched_at = datetime.now(timezone.utc).replace(microsecond=0)
+    dsn = postgres.resolved_url()
+    with postgres.connect() as conn:
+        if config.usernames:
+            names = [u.lower() for u in config.usernames]
+        elif config.online_only:
+            names = online_now(conn, postgres.raw_schema)
+        else:
+            names = tracked_models(conn, tracking, postgres.raw_schema)
+        progress = None
+        if config.progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=len(names), unit="model", desc=f"cbhours activity {start}..{end}")
+        with cbhours.client(dsn) as client:
+            batch = activity_batch(client, cbhours, names, start, end, fetched_at, progress)
+        if progress is not None:
+            progress.close()
+        landed = load.land(conn, batch, schema=postgres.raw_schema)
+    context.log.info(f"cbhours activity {start}..{end}: {len(names)} models, {batch.meta['segments']} segments, "
+                     f"{batch.meta['not_in_trophy_db']} not in the trophy database, {landed.quarantined} quarantined")
+    return dg.MaterializeResult(metadata=_metadata(batch, landed, started))
+
+
+def iter_days(start: date, end: date) -> Iterator[date]:
+    while start <= end:
+        yield start
+        start += timedelta(days=1)
