@@ -28,6 +28,7 @@ from typing import Iterator
 
 from mhc_pipeline import db, settings
 from mhc_pipeline.http import RedactingFilter
+from mhc_pipeline.utc import parse_time
 
 log = logging.getLogger("mhc")
 
@@ -95,19 +96,38 @@ def _uses_simulator() -> bool:
 
 
 @contextmanager
-def _simulator_in_process() -> Iterator[str]:
-    """Reuse a simulator answering on MHC_SIMULATOR_PORT, or run one in this process meanwhile."""
+def _simulator_in_process(demo: bool = False) -> Iterator[str]:
+    """Reuse a simulator answering on MHC_SIMULATOR_PORT, or run one in this process meanwhile.
+
+    For the demo, an in-process simulator's clock starts at the owner's latest broadcast (so the
+    Events API has a room to report on) and, with no watch list set, the 20 most watched models of that
+    moment become the demo's watch list (so CBHours has models to report on)."""
     port = settings.get("MHC_SIMULATOR_PORT")
     if not _uses_simulator() or _simulator_running(port):
         yield "reused" if _uses_simulator() else "not used (real sources)"
         return
+    from datetime import timedelta
+
     from mhc_pipeline.simulator import Simulator
 
     sim = Simulator(rooms=int(settings.get("MHC_SIMULATOR_ROOMS")), seed=int(settings.get("MHC_SIMULATOR_SEED")),
-                    port=int(port))
+                    port=int(port), events_token=settings.get("MHC_EVENTS_TOKEN"))
+    note = ""
+    if demo:
+        world, t = sim.world, datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        for _ in range(7 * 24 * 60):
+            if world.is_online(world.owner, t) and world.is_online(world.owner, t - timedelta(minutes=20)):
+                break
+            t -= timedelta(minutes=1)
+        sim.set_time(t, frozen=False)
+        note = f", world clock at {t:%Y-%m-%d %H:%M}Z: {world.owner} is broadcasting"
+        if not settings.get("MHC_WATCHLIST"):
+            top = [r["username"] for r in world.online_rooms(t)[:20]]
+            os.environ["MHC_WATCHLIST"] = ",".join(top)
+            note += f"; demo watch list: the {len(top)} most watched models"
     sim.start()
     try:
-        yield f"started in-process ({settings.get('MHC_SIMULATOR_ROOMS')} rooms, {sim.url})"
+        yield f"started in-process ({settings.get('MHC_SIMULATOR_ROOMS')} rooms, {sim.url}{note})"
     finally:
         sim.stop()
 
@@ -134,25 +154,28 @@ def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = 
     return result
 
 
+_EXTRAS = ("pages", "duplicates", "models", "online", "segments", "not_in_trophy_db", "batches",
+           "replayed_dropped", "unknown_methods", "retries")
+
+
 def _summarise_run(result) -> list[str]:
-    lines = []
+    lines, models = [], 0
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         md = {k: v.value for k, v in mat.metadata.items()}
-        if "rows_landed" in md:
-            lines.append(
-                f"  {mat.asset_key.to_user_string()}: {md['rows_landed']} rows landed, {md['rows_quarantined']} "
-                f"quarantined, {md.get('pages', '?')} pages, {md.get('duplicates', 0)} duplicates dropped"
-            )
-    models = [e for e in result.get_asset_materialization_events() if "rows_landed" not in
-              {k for k in e.event_specific_data.materialization.metadata}]
+        if "rows_landed" not in md:
+            models += 1
+            continue
+        extras = ", ".join(f"{md[k]} {k.replace('_', ' ')}" for k in _EXTRAS if md.get(k) not in (None, 0, ""))
+        lines.append(f"  {mat.asset_key.to_user_string()}: {md['rows_landed']} rows landed, "
+                     f"{md['rows_quarantined']} quarantined" + (f" ({extras})" if extras else ""))
     checks = result.get_asset_check_evaluations()
     passed = sum(1 for c in checks if c.passed)
     if models or checks:
-        lines.append(f"  dbt: {len(models)} models built, {passed}/{len(checks)} checks passed")
+        lines.append(f"  dbt: {models} models built, {passed}/{len(checks)} checks passed")
     for c in checks:
         if not c.passed:
-            lines.append(f"  FAILED check {c.asset_key.to_user_string()}:{c.check_name}")
+            lines.append(f"  {c.severity.value} check {c.asset_key.to_user_string()}:{c.check_name}")
     return lines
 
 
@@ -173,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     url = _ensure_database()
     _step(1, total, f"database ready: {db.redact_url(url)} ({time.monotonic() - t:.1f}s)")
     dagster_home()
-    with _simulator_in_process() as sim_state:
+    with _simulator_in_process(demo=True) as sim_state:
         _step(2, total, f"simulator: {sim_state}")
         t = time.monotonic()
         _step(3, total, "running job full_cycle (every source, then dbt build) ...")
@@ -198,11 +221,15 @@ def print_current_state(url: str, limit: int = 10) -> None:
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(f"select count(*), count(*) filter (where is_online) from {schema}.v_person_current_state")
         persons, online = cur.fetchone()
-        print(f"  persons: {persons}, online now: {online}")
+        cur.execute(f"select role, count(*) from {schema}.persons group by 1 order by 1")
+        roles = ", ".join(f"{n} {r}" for r, n in cur.fetchall())
+        cur.execute(f"select count(*) from {schema}.interactions")
+        interactions = cur.fetchone()[0]
+        print(f"  persons: {persons} ({roles}), online now: {online}, interactions: {interactions}")
         cur.execute(
-            f"""select username, current_show as show, viewers, viewers_source as viewers_from,
-                       followers, followers_source as followers_from, gender, gender_source as gender_from,
-                       country, to_char(viewers_observed_at at time zone 'UTC', 'HH24:MI:SS') || 'Z' as seen
+            f"""select username, role, current_show as show, viewers, viewers_source as viewers_from,
+                       followers, followers_source as followers_from, rank, rank_source as rank_from,
+                       gender, gender_source as gender_from
                 from {schema}.v_person_current_state where is_online
                 order by viewers desc nulls last, username limit %s""",
             (limit,),
@@ -213,7 +240,8 @@ def print_current_state(url: str, limit: int = 10) -> None:
         print("  (nobody online)")
     else:
         print(f"  top {limit} online by viewers, with the source of each value:")
-        print("\n".join("  " + line for line in frame.fillna("").to_string(index=False).splitlines()))
+        frame = frame.astype(object).where(frame.notna(), "")  # integers stay integers, nulls print blank
+        print("\n".join("  " + line for line in frame.to_string(index=False).splitlines()))
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -257,7 +285,7 @@ def cmd_land(args: argparse.Namespace) -> int:
     if args.source not in REPLAYABLE:
         print(f"unknown source {args.source!r}; one of: {', '.join(sorted(REPLAYABLE))}", file=sys.stderr)
         return 2
-    fetched_at = _parse_time(args.fetched_at)
+    fetched_at = parse_time(args.fetched_at)
     batch = REPLAYABLE[args.source](Path(args.file), fetched_at)
     url = _ensure_database()
     with db.connection(url) as conn:
@@ -377,11 +405,6 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_env_example(args: argparse.Namespace) -> int:
     print(settings.env_example())
     return 0
-
-
-def _parse_time(value: str) -> datetime:
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def main(argv: list[str] | None = None) -> int:

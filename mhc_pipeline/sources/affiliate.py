@@ -21,6 +21,7 @@ from mhc_pipeline import load
 from mhc_pipeline.http import BadResponse, HttpClient, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.utc import parse_time
 
 SOURCE = "affiliate"
 TABLE = "affiliate_onlinerooms"
@@ -246,13 +247,6 @@ def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
 # ---------------------------------------------------------------------------------------------------
 class LandConfig(dg.Config):
     fetched_at: Optional[str] = None  # ISO-8601; default: now (a replay or test pins it)
-
-
-def parse_time(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(timezone.utc).replace(microsecond=0)
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def landing_metadata(batch: Batch, landed: load.Landed) -> dict[str, Any]:

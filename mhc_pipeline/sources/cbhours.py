@@ -23,6 +23,7 @@ from mhc_pipeline import load
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, Reject
 from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.utc import parse_time
 
 SOURCE = "cbhours"
 LIVE_TABLE = "cbhours_live"
@@ -233,6 +234,10 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------------------------------
+class LiveConfig(dg.Config):
+    fetched_at: Optional[str] = None  # ISO-8601 cycle time (= checked_at); default now (tests and replays pin it)
+
+
 @dg.asset(
     key=LIVE_KEY,
     group_name="landing_cbhours",
@@ -245,10 +250,10 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
     ),
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=3)),
 )
-def cbhours_live(context: dg.AssetExecutionContext, postgres: PostgresResource, cbhours: CBHoursResource,
-                 tracking: TrackingResource):
+def cbhours_live(context: dg.AssetExecutionContext, config: LiveConfig, postgres: PostgresResource,
+                 cbhours: CBHoursResource, tracking: TrackingResource):
     started = time.monotonic()
-    fetched_at = datetime.now(timezone.utc).replace(microsecond=0)
+    fetched_at = parse_time(config.fetched_at)
     dsn = postgres.resolved_url()
     with postgres.connect() as conn:
         names = tracked_models(conn, tracking, postgres.raw_schema)

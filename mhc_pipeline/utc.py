@@ -1,0 +1,16 @@
+"""Time is UTC everywhere: one parser for the ISO-8601 times that configs and the CLI accept."""
+
+from datetime import datetime, timezone
+
+
+def now() -> datetime:
+    """Now, in UTC, to the second (fetch times are keys: no microsecond noise)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def parse_time(value: str | None) -> datetime:
+    """An ISO-8601 time (`Z` or an offset; none means UTC), or now when empty."""
+    if not value:
+        return now()
+    t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
