@@ -1,0 +1,239 @@
+"""End to end across Affiliate, CBHours and the Events API, through Dagster and dbt, against what the
+simulator's world says is true: several poll cycles at chosen times, a fixed `as_of`, the priority
+merge's winners and their sources, a 3-day activity backfill (twice), full-refresh == incremental,
+and no token anywhere."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+
+from mhc_pipeline.simulator import cbhours as sim_cbhours
+from tests.conftest import count, reset_database
+
+SCHEMA = "mhc"
+TOKEN_SETTING = "MHC_EVENTS_TOKEN"
+
+
+def _pick_time(world) -> datetime:
+    """A recent minute at which the owner broadcasts (so the room has events) for the past 30 min."""
+    t = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    while not (world.is_online(world.owner, t) and world.is_online(world.owner, t - timedelta(minutes=30))):
+        t += timedelta(minutes=7)
+    return t
+
+
+@pytest.fixture(scope="module")
+def world_setup(pg_url, sim, conn_module):
+    reset_database(conn_module)
+    sim.clear_faults()
+    sim.cbhours_rate_limit = False  # the client's own 1/s limit is tested in test_cbhours; here: speed
+    t0 = _pick_time(sim.world)
+    online = [r["username"] for r in sim.world.online_rooms(t0)]
+    tracked = [u for u in online if sim.world.in_trophy_db(u)][:12]
+    outsiders = [u for u in sim.world.usernames if not sim.world.in_trophy_db(u)][:2]
+    saved = {k: os.environ.get(k) for k in ("MHC_WATCHLIST", "MHC_TRACKED_MAX", "MHC_CBHOURS_MAX_PER_MINUTE")}
+    os.environ.update(MHC_WATCHLIST=",".join(tracked + outsiders), MHC_TRACKED_MAX="20",
+                      MHC_CBHOURS_MAX_PER_MINUTE="6000")
+    yield {"t0": t0, "tracked": tracked, "outsiders": outsiders}
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    sim.cbhours_rate_limit = True
+    sim.set_time(None)
+
+
+@pytest.fixture(scope="module")
+def conn_module(pg_url):
+    from mhc_pipeline import db
+
+    with db.connection(pg_url) as c:
+        c.autocommit = True
+        yield c
+
+
+def _defs():
+    from mhc_pipeline.definitions import defs
+
+    return defs
+
+
+def _cycle(sim, t: datetime, as_of: datetime, *, affiliate=True, live=True, events=True, full_refresh=False):
+    """Land the chosen sources as the world is at `t`, then dbt build with `as_of`."""
+    from mhc_pipeline.dbt import mhc_dbt_models
+    from mhc_pipeline.sources import affiliate as aff
+    from mhc_pipeline.sources import cbhours, events as ev
+
+    sim.set_time(t)
+    assets, ops = [mhc_dbt_models], {
+        "mhc_dbt_models": {"config": {"as_of": as_of.isoformat(), "full_refresh": full_refresh}}}
+    if affiliate:
+        assets.append(aff.affiliate_onlinerooms)
+        ops["raw__affiliate_onlinerooms"] = {"config": {"fetched_at": t.isoformat()}}
+    if live:
+        assets.append(cbhours.cbhours_live)
+        ops["raw__cbhours_live"] = {"config": {"fetched_at": t.isoformat()}}
+    if events:
+        assets.append(ev.events)
+    result = dg.materialize(assets, resources=_defs().resources, run_config={"ops": ops}, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
+    errors = [c.check_name for c in result.get_asset_check_evaluations()
+              if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    assert not errors
+    return result
+
+
+def _state(conn) -> dict[str, dict]:
+    with conn.cursor() as cur:
+        cur.execute(f"select * from {SCHEMA}.v_person_current_state")
+        cols = [d[0] for d in cur.description]
+        return {row[cols.index("username")]: dict(zip(cols, row)) for row in cur.fetchall()}
+
+
+@pytest.fixture(scope="module")
+def first_cycle(world_setup, sim, conn_module):
+    t0 = world_setup["t0"]
+    _cycle(sim, t0, t0)
+    return _state(conn_module)
+
+
+def test_fresh_affiliate_wins_live_fields_and_cbhours_wins_followers_and_rank(first_cycle, world_setup, sim):
+    t0 = world_setup["t0"]
+    truth = {r["username"]: r for r in sim.world.online_rooms(t0)}
+    ranks = sim.world.live_ranks(t0)
+    state = first_cycle
+    assert {u for u, s in state.items() if s["is_online"]} == set(truth)
+    for name in world_setup["tracked"]:
+        s = state[name]
+        assert (s["viewers"], s["viewers_source"]) == (truth[name]["num_users"], "affiliate")
+        assert (s["followers"], s["followers_source"]) == (truth[name]["num_followers"], "cbhours")
+        assert (s["rank"], s["rank_source"]) == (ranks[name][0], "cbhours")
+        assert (s["grank"], s["grank_source"]) == (ranks[name][1], "cbhours")
+        assert s["last_cbhours_update"] == t0 and s["last_affiliate_update"] == t0
+    untracked = [u for u in truth if u not in world_setup["tracked"]]
+    for name in untracked[:10]:
+        assert state[name]["followers_source"] == "affiliate" and state[name]["rank"] is None
+
+
+def test_events_become_interactions_once_and_viewers_become_persons(first_cycle, world_setup, sim, conn_module):
+    events = count(conn_module, "select count(*) from raw.events")
+    assert events > 0
+    assert count(conn_module, f"select count(*) from {SCHEMA}.interactions") == events
+    assert count(conn_module, f"select count(distinct id) from {SCHEMA}.interactions") == events
+    owner = first_cycle[sim.world.owner]
+    assert owner["role"] == "owner"
+    assert count(conn_module, f"select count(*) from {SCHEMA}.persons where role in ('viewer', 'both')") > 0
+    # event time is the id's millisecond prefix, in UTC
+    assert count(conn_module, f"""select count(*) from {SCHEMA}.interactions
+                                  where occurred_at <> to_timestamp(split_part(id, '-', 1)::bigint / 1000.0)""") == 0
+
+
+def test_stale_affiliate_loses_live_fields_to_fresh_cbhours(first_cycle, world_setup, sim, conn_module):
+    t1 = world_setup["t0"] + timedelta(minutes=12)  # the Affiliate crawl of t0 is now 12 min old (> 10)
+    _cycle(sim, t1, t1, affiliate=False, events=False)
+    state = _state(conn_module)
+    live = sim_cbhours.live_data(sim.world, world_setup["tracked"], t1)
+    for name in world_setup["tracked"]:
+        s = state[name]
+        if live.get(name, {}).get("room_status") == "Online":
+            assert s["is_online"] is True
+            assert (s["viewers"], s["viewers_source"]) == (live[name]["viewers"], "cbhours")
+            assert s["current_show_source"] == "cbhours"
+        else:
+            assert s["is_online"] is False and s["viewers"] is None  # CBHours Offline never makes anyone online
+    untracked = [u for u, s in state.items() if u not in world_setup["tracked"]]
+    assert untracked and not any(state[u]["is_online"] for u in untracked)  # nothing fresh: offline
+    # six minutes later nothing is fresh at all: everyone offline, rank keeps its last known value
+    as_of = t1 + timedelta(minutes=6)
+    _cycle(sim, t1, as_of, affiliate=False, live=False, events=False)
+    late = _state(conn_module)
+    assert not any(s["is_online"] for s in late.values())
+    assert all(s["current_show"] is None and s["viewers"] is None for s in late.values())
+    ranked = [late[u] for u in world_setup["tracked"] if late[u]["rank"] is not None]
+    assert ranked and all(s["rank_source"] == "cbhours" and s["rank_observed_at"] <= t1 for s in ranked)
+
+
+def test_full_refresh_gives_exactly_the_incremental_state(test_stale_affiliate_ran, world_setup, sim, conn_module):
+    as_of = world_setup["t0"] + timedelta(minutes=18)
+    query = f"select * from {SCHEMA}.person_current_state order by id"
+    with conn_module.cursor() as cur:
+        cur.execute(query)
+        incremental = cur.fetchall()
+    _cycle(sim, world_setup["t0"] + timedelta(minutes=12), as_of, affiliate=False, live=False, events=False,
+           full_refresh=True)
+    with conn_module.cursor() as cur:
+        cur.execute(query)
+        rebuilt = cur.fetchall()
+    assert len(rebuilt) == len(incremental) > 0
+    assert rebuilt == incremental
+
+
+@pytest.fixture(scope="module")
+def test_stale_affiliate_ran():
+    """Orders the full-refresh comparison after the cycles above (same module, same data)."""
+    return True
+
+
+def _backfill(sim, days: list[str]):
+    defs = _defs()
+    job = defs.resolve_job_def("cbhours_activity_job")
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
+    result = job.execute_in_process(tags=tags, raise_on_error=False,
+                                    run_config={"ops": {"raw__cbhours_activity": {"config": {}}}})
+    assert result.success
+    return result
+
+
+def test_a_3_day_activity_backfill_lands_every_segment_once_and_again_adds_nothing(
+        first_cycle, world_setup, sim, conn_module):
+    t = world_setup["t0"] + timedelta(minutes=12)
+    sim.set_time(t)
+    from mhc_pipeline.sources import cbhours
+
+    days = [(t.date() - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
+    tracking = cbhours.TrackingResource(watchlist=os.environ["MHC_WATCHLIST"], owner=sim.world.owner,
+                                        max_models=int(os.environ["MHC_TRACKED_MAX"]))
+    conn_module.autocommit = False
+    tracked = cbhours.tracked_models(conn_module, tracking)  # watch list, owner, the room's visitors
+    conn_module.autocommit = True
+    outsiders = [u for u in tracked if not sim.world.in_trophy_db(u)]
+    assert set(world_setup["outsiders"]) <= set(outsiders)
+    result = _backfill(sim, days)
+    meta = {k: v.value for e in result.get_asset_materialization_events()
+            for k, v in e.event_specific_data.materialization.metadata.items()}
+    assert meta["not_in_trophy_db"] == len(outsiders) and meta["models"] == len(tracked)
+    _cycle(sim, t, t + timedelta(minutes=18), affiliate=False, live=False, events=False)
+    expected = 0
+    start, end = datetime.fromisoformat(days[0]).date(), datetime.fromisoformat(days[-1]).date()
+    for name in [u for u in tracked if u not in outsiders]:
+        answer = sim_cbhours.activity(sim.world, name, start, end, 0, t, True)
+        expected += sum(len(v) for v in (answer.get("details") or {}).values())
+    landed = count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity")
+    assert landed == expected > 0
+    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers = 0") > 0  # "0" is 0
+    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers is null") == 0
+    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_trophy_status where not in_trophy_db") == len(
+        outsiders)
+    # again: a new batch in raw, nothing new in the history
+    _backfill(sim, days)
+    _cycle(sim, t, t + timedelta(minutes=18), affiliate=False, live=False, events=False)
+    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity") == landed
+
+
+def test_no_token_anywhere_after_the_whole_pipeline(first_cycle, conn_module):
+    token = os.environ[TOKEN_SETTING]
+    hits = []
+    with conn_module.cursor() as cur:
+        cur.execute("""select table_schema, table_name, column_name from information_schema.columns
+                       where table_schema in ('raw', 'mhc', 'staging', 'intermediate')
+                         and data_type in ('text', 'jsonb', 'json', 'character varying', 'ARRAY')""")
+        for schema, table, column in cur.fetchall():
+            cur.execute(f'select count(*) from {schema}."{table}" where "{column}"::text like %s', (f"%{token}%",))
+            if cur.fetchone()[0]:
+                hits.append(f"{schema}.{table}.{column}")
+    assert not hits
