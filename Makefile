@@ -32,6 +32,7 @@ dev: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_affiliate_landing.py
 	$(BIN)/python bench/bench_simulator_world.py
+	$(BIN)/python bench/bench_cbhours.py
 
 ## lock: re-pin requirements.lock from the current .venv
 lock:

@@ -140,3 +140,9 @@ def test_env_example_lists_every_setting():
     assert text.strip() == settings.env_example().strip()
     for s in settings.SETTINGS:
         assert s.name in text
+
+
+def test_the_readme_documents_every_setting():
+    text = (settings.PROJECT_ROOT / "README.md").read_text()
+    missing = [s.name for s in settings.SETTINGS if f"`{s.name}`" not in text]
+    assert not missing
