@@ -257,6 +257,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 break
             time.sleep(0.1)
     print(f"database: {db.redact_url(url)}\nDAGSTER_HOME: {home}\nsimulator: http://127.0.0.1:{port}")
+    if not _models_built(url):
+        # the dbt_follows_landing sensor rebuilds the models downstream of new data; build everything
+        # (seeds included) once so that its first partial run has every table it reads
+        print("first start on this database: building every dbt model once (job dbt_build) ...", flush=True)
+        result = _run_job("dbt_build")
+        for line in _summarise_run(result):
+            print(line)
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
     try:
@@ -268,6 +275,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(10)
+
+
+def _models_built(url: str) -> bool:
+    schema = settings.get("MHC_PRODUCT_SCHEMA")
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                    (f"{schema}.merge_rules", f"{schema}.person_current_state"))
+        return bool(cur.fetchone()[0])
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ asset checks (blocking when their severity is `error`).
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -24,6 +25,9 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 # the folder under models/ decides the asset group (the layer)
 LAYER_GROUPS = {"staging": "staging", "history": "history", "intermediate": "merged", "marts": "merged"}
 OWNERS = ["team:mhc-pipeline"]
+MERGED_STATE = {"person_current_state", "v_person_current_state"}
+MERGED_KEY = dg.AssetKey(["person_current_state"])
+MONITORING_KEYS = {dg.AssetKey(["source_freshness"]), dg.AssetKey(["source_coverage"])}
 
 
 def ensure_manifest() -> Path:
@@ -38,6 +42,20 @@ def ensure_manifest() -> Path:
     return DBT_PROJECT.manifest_path
 
 
+# Every dbt node follows the landed data on its own, through the `dbt_follows_landing` automation sensor
+# (definitions.py): it is requested when an upstream asset (a landing table, or a model before it) has
+# new data, or when it has never been built; never while a run of it is in progress, so that the
+# every-minute landings coalesce into one dbt run at a time instead of queueing one each. Unlike
+# `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has 60 daily
+# partitions that are mostly never fetched, and a multi-hour activity backfill must not freeze the
+# merged state.
+FOLLOW_LANDING = (
+    dg.AutomationCondition.in_latest_time_window()
+    & (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("follows landing")
+
+
 class MhcDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Optional[DbtProject]) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -47,7 +65,12 @@ class MhcDbtTranslator(DagsterDbtTranslator):
         fqn = props.get("fqn") or []
         folder = fqn[1] if len(fqn) > 2 else ""
         group = "reference" if props.get("resource_type") == "seed" else LAYER_GROUPS.get(folder, "merged")
-        return spec.replace_attributes(group_name=group, owners=OWNERS)
+        spec = spec.replace_attributes(group_name=group, owners=OWNERS, automation_condition=FOLLOW_LANDING)
+        if props.get("name") in MERGED_STATE:
+            # rebuilt after every landing (every minute for CBHours and Events): late means stuck
+            spec = spec.replace_attributes(freshness_policy=dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(minutes=10), warn_window=timedelta(minutes=5)))
+        return spec
 
 
 TRANSLATOR = MhcDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -83,7 +106,79 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
         for table in RAW_TABLES:
             load.ensure_raw_table(conn, table, postgres.raw_schema)
     db.export_libpq_env(postgres.resolved_url())
-    yield from dbt.cli(dbt_args(config), context=context).stream().fetch_row_counts()
+    schema = settings.get("MHC_PRODUCT_SCHEMA")
+    for event in dbt.cli(dbt_args(config), context=context).stream().fetch_row_counts():
+        key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+        if key == MERGED_KEY:
+            with postgres.connect() as conn:
+                event = event.with_metadata({**event.metadata, **merged_state_metadata(conn, schema)})
+        elif key in MONITORING_KEYS:
+            with postgres.connect() as conn:
+                event = event.with_metadata({**event.metadata, **monitoring_metadata(conn, schema, key.path[-1])})
+        yield event
+
+
+def _rows(cur, sql: str) -> tuple[list[str], list[dict]]:
+    cur.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return cols, [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def merged_state_metadata(conn, schema: str) -> dict[str, Any]:
+    """What an operator wants to see on the merged state: a preview of the top online persons, and each
+    source's share of the winning values (numbers, so the Dagster UI plots them over time)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """select column_name from information_schema.columns
+                where table_schema = %s and table_name = 'person_current_state' and column_name like '%%\\_source'
+                order by ordinal_position""",
+            (schema,),
+        )
+        source_cols = [r[0] for r in cur.fetchall()]
+        values = ", ".join(f"({c})" for c in source_cols)
+        _, shares = _rows(cur, f"""
+            select v.source, count(*) as winning_values,
+                   round(count(*)::numeric / sum(count(*)) over (), 4) as share
+              from {schema}.person_current_state cross join lateral (values {values}) as v (source)
+             where v.source is not null group by v.source order by v.source""")
+        cols, top = _rows(cur, f"""
+            select username, current_show, viewers, viewers_source, followers, followers_source, rank, rank_source
+              from {schema}.person_current_state where is_online
+             order by viewers desc nulls last, username limit 10""")
+        cur.execute(f"select count(*), count(*) filter (where is_online) from {schema}.person_current_state")
+        persons, online = cur.fetchone()
+    conn.commit()
+    meta: dict[str, Any] = {f"share_{r['source']}": float(r["share"]) for r in shares}
+    meta["winning_values_by_source"] = dg.MetadataValue.md(_markdown(["source", "winning_values", "share"], shares))
+    meta["preview_top_online"] = dg.MetadataValue.md(_markdown(cols, top))
+    meta.update(persons=persons, online=online)
+    return meta
+
+
+def monitoring_metadata(conn, schema: str, model: str) -> dict[str, Any]:
+    """source_freshness / source_coverage as Dagster metadata: the table, and one number per source."""
+    number = {"source_freshness": "minutes_since_fetch", "source_coverage": "persons_covered"}[model]
+    with conn.cursor() as cur:
+        cols, rows = _rows(cur, f"select * from {schema}.{model} order by source")
+    conn.commit()
+    meta: dict[str, Any] = {model: dg.MetadataValue.md(_markdown(cols, rows))}
+    meta.update({f"{number}_{r['source']}": float(r[number]) for r in rows if r[number] is not None})
+    if model == "source_freshness":
+        meta["sources_not_fresh"] = sum(r["freshness_status"] != "pass" for r in rows)
+    return meta
+
+
+def _markdown(cols: list[str], rows: list[dict]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -20,18 +20,18 @@ landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.
 
 affiliate_cycle = dg.define_asset_job(
     "affiliate_cycle",
-    selection=dg.AssetSelection.assets(affiliate.ASSET_KEY).downstream(),
-    description="One Affiliate crawl, then the dbt models downstream of it.",
+    selection=dg.AssetSelection.assets(affiliate.ASSET_KEY),
+    description="One Affiliate crawl (the dbt models follow through the dbt_follows_landing sensor).",
 )
 cbhours_live_cycle = dg.define_asset_job(
     "cbhours_live_cycle",
-    selection=dg.AssetSelection.assets(cbhours.LIVE_KEY).downstream(),
-    description="One CBHours live cycle, then the dbt models downstream of it.",
+    selection=dg.AssetSelection.assets(cbhours.LIVE_KEY),
+    description="One CBHours live cycle (the dbt models follow through the dbt_follows_landing sensor).",
 )
 events_cycle = dg.define_asset_job(
     "events_cycle",
-    selection=dg.AssetSelection.assets(events.ASSET_KEY).downstream(),
-    description="Drain the owner's Events API feed, then the dbt models downstream of it.",
+    selection=dg.AssetSelection.assets(events.ASSET_KEY),
+    description="Drain the owner's Events API feed (the dbt models follow through the dbt_follows_landing sensor).",
 )
 cbhours_activity_job = dg.define_asset_job(
     "cbhours_activity_job",
@@ -92,10 +92,23 @@ def cbhours_activity_today(context: dg.ScheduleEvaluationContext):
     )
 
 
+# The dbt models follow new landed data without anyone clicking: every 30 s this sensor evaluates the
+# models' automation condition (dbt.FOLLOW_LANDING) and launches one dbt run for the models whose
+# upstream changed. The landing schedules run only the landing assets, so a slow dbt build delays the
+# merged state by at most one build instead of piling up a queue of builds.
+dbt_follows_landing = dg.AutomationConditionSensorDefinition(
+    "dbt_follows_landing",
+    target=dg.AssetSelection.assets(mhc_dbt_models),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Rebuilds the dbt models downstream of newly landed data (one run at a time).",
+)
+
 defs = dg.Definitions(
     assets=[*landing_assets, cbhours.cbhours_activity, mhc_dbt_models],
     jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, cbhours_activity_job, full_cycle, dbt_build],
     schedules=[affiliate_schedule, cbhours_live_schedule, events_schedule, cbhours_activity_today],
+    sensors=[dbt_follows_landing],
     resources={
         "postgres": postgres_from_env(),
         "affiliate": affiliate.resource_from_env(),

@@ -166,3 +166,43 @@ def test_a_new_crawl_adds_one_snapshot_and_stale_data_goes_offline(first_runs, s
     # but the profile fields keep their last known value, with its source and age
     assert count(conn_module, f"select count(*) from {SCHEMA}.person_current_state "
                               "where followers_source = 'affiliate' and followers is not null") > 0
+
+
+def test_the_merged_state_records_a_preview_for_the_operator(first_runs):
+    first = first_runs[0]
+    meta = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+            for e in first.get_asset_materialization_events()}["person_current_state"]
+    assert meta["online"].value > 0
+    assert meta["preview_top_online"].value.startswith("| username | current_show | viewers |")
+    assert meta["share_affiliate"].value == 1.0  # Affiliate is the only source landed here
+
+
+def test_the_dbt_models_follow_new_landed_data_without_a_click():
+    """The landing schedules run only their landing asset; the dbt_follows_landing sensor (RUNNING by
+    default) requests the models downstream of each new landing once, the merged state among them, and
+    nothing again until the next landing (Dagster's own evaluator over our definitions)."""
+    from mhc_pipeline.definitions import defs
+
+    sensor = defs.resolve_sensor_def("dbt_follows_landing")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING and sensor.minimum_interval_seconds <= 60
+    for job in ("affiliate_cycle", "cbhours_live_cycle", "events_cycle"):
+        assert len(defs.resolve_job_def(job).asset_layer.selected_asset_keys) == 1
+    instance = dg.DagsterInstance.ephemeral()
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if not graph.get(key).is_partitioned:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+
+    def requested(cursor):
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        return {r.key.to_user_string() for r in result.results if r.true_subset.size}, result.cursor
+
+    _, cursor = requested(cursor)
+    for landing, history in [("raw/affiliate_onlinerooms", "affiliate_api_snapshots"),
+                             ("raw/cbhours_live", "cbhours_live_stats"), ("raw/events", "interactions")]:
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey.from_user_string(landing)))
+        keys, cursor = requested(cursor)
+        assert {history, "person_current_state", "v_person_current_state"} <= keys, landing
+        again, cursor = requested(cursor)
+        assert not again

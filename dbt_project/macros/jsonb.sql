@@ -30,3 +30,12 @@
 {% macro try_cast(expr, data_type) -%}
     (case when pg_input_is_valid({{ expr }}, '{{ data_type }}') then ({{ expr }})::{{ data_type }} end)
 {%- endmacro %}
+
+{#-
+    A timestamptz as ISO-8601 UTC text with microseconds, e.g.
+    2026-01-10T12:00:00.000000Z, whatever the session's TimeZone (for jsonb
+    values and deterministic ids; it casts back with ::timestamptz).
+-#}
+{% macro utc_iso_text(expr) -%}
+    to_char(({{ expr }}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+{%- endmacro %}

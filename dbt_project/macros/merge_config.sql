@@ -67,3 +67,28 @@
         {'source': 'cbhours',   'column': 'last_cbhours_update'},
     ]) }}
 {%- endmacro %}
+
+{#-
+    The fields of the `profiles` enrichment cache and their SQL types, in
+    output order: the latest non-empty value of each from any source (no
+    ranks, no windows). Every name must be a field the observation models
+    write (observation_models()). is_new and last_broadcast_at are observed
+    for profiles only (they are not merged fields): last_broadcast_at's value
+    is the time the source saw the person broadcasting.
+-#}
+{% macro profile_fields() -%}
+    {{ return([
+        {'name': 'display_name',      'data_type': 'text'},
+        {'name': 'age',               'data_type': 'integer'},
+        {'name': 'birthday',          'data_type': 'date'},
+        {'name': 'location',          'data_type': 'text'},
+        {'name': 'country',           'data_type': 'text'},
+        {'name': 'spoken_languages',  'data_type': 'text[]'},
+        {'name': 'gender',            'data_type': 'text'},
+        {'name': 'tags',              'data_type': 'text[]'},
+        {'name': 'image_url',         'data_type': 'text'},
+        {'name': 'is_new',            'data_type': 'boolean'},
+        {'name': 'last_broadcast_at', 'data_type': 'timestamptz'},
+        {'name': 'followers',         'data_type': 'integer'},
+    ]) }}
+{%- endmacro %}

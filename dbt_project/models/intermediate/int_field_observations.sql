@@ -86,10 +86,13 @@ candidates as (
 
 latest as (
 
-    -- the newest observation per key; on a tie the row already held stays
+    -- the newest observation per key. Two observations of one source at the
+    -- same time and landing (a CBHours live check and an activity segment)
+    -- are told apart by their value, so that the winner does not depend on
+    -- the order of processing; on a full tie the row already held stays
     select distinct on (person_id, field, source) *
     from candidates
-    order by person_id, field, source, observed_at desc, landed_at desc, is_held desc
+    order by person_id, field, source, observed_at desc, landed_at desc, value desc, is_held desc
 
 ),
 

@@ -2,7 +2,10 @@
     The Affiliate API's field observations: every history row unpivoted to one
     row per merged field, (person_id, field, source, value jsonb, observed_at,
     landed_at). Every Affiliate row says the person is online (is_online =
-    true); viewers = num_users, followers = num_followers. Empty values (null,
+    true); viewers = num_users, followers = num_followers. Two more fields
+    feed the profiles cache only (profile_fields(); merge_rules does not list
+    them, so the merge ignores them): is_new, and last_broadcast_at, whose
+    value is the crawl's time (the person was broadcasting then). Empty values (null,
     blank strings, empty arrays) are dropped: they never win the merge.
     A view: int_field_observations reads it with a landed_at filter, which
     PostgreSQL pushes down to the landed_at index of affiliate_api_snapshots.
@@ -41,7 +44,10 @@ unpivoted as (
             ('viewers', to_jsonb(snapshots.num_users)),
             ('followers', to_jsonb(snapshots.num_followers)),
             ('tags', to_jsonb(snapshots.tags)),
-            ('image_url', to_jsonb(snapshots.image_url))
+            ('image_url', to_jsonb(snapshots.image_url)),
+            -- profile-only fields (profile_fields(), not merged)
+            ('is_new', to_jsonb(snapshots.is_new)),
+            ('last_broadcast_at', to_jsonb({{ utc_iso_text('snapshots.observed_at') }}))
     ) as field (field, value)
 
 ),

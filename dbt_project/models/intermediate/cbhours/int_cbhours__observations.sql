@@ -14,6 +14,9 @@
       count when they are newer than the latest live entry (e.g. while
       get_live is not polled). Activity's viewers and show type are not used:
       live fields come from get_live only.
+    Profile-only fields (profile_fields(); merge_rules does not list them, so
+    the merge ignores them): is_new of Online entries, and last_broadcast_at,
+    whose value is the time of an Online entry or of an activity segment.
     Empty values are dropped: they never win the merge. A view:
     int_field_observations reads it with a landed_at filter, which PostgreSQL
     pushes down into both branches and to the landed_at indexes.
@@ -54,7 +57,10 @@ live_unpivoted as (
             ('tags', case when live.is_online then to_jsonb(live.tags) end),
             ('rank', case when live.is_online then to_jsonb(live.rank) end),
             ('grank', case when live.is_online then to_jsonb(live.grank) end),
-            ('gender', case when live.is_online then to_jsonb(live.gender) end)
+            ('gender', case when live.is_online then to_jsonb(live.gender) end),
+            -- profile-only fields (profile_fields(), not merged)
+            ('is_new', case when live.is_online then to_jsonb(live.is_new) end),
+            ('last_broadcast_at', case when live.is_online then to_jsonb({{ utc_iso_text('live.checked_at') }}) end)
     ) as field (field, value)
 
 ),
@@ -73,7 +79,9 @@ activity_unpivoted as (
         values
             ('rank', to_jsonb(activity.rank)),
             ('grank', to_jsonb(activity.grank)),
-            ('followers', to_jsonb(activity.followers))
+            ('followers', to_jsonb(activity.followers)),
+            -- profile-only: a segment is a sample of a running broadcast
+            ('last_broadcast_at', to_jsonb({{ utc_iso_text('activity.timestamp') }}))
     ) as field (field, value)
 
 ),
