@@ -37,9 +37,21 @@ def ensure_manifest() -> Path:
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     DBT_PROJECT.prepare_if_dev()
-    if not DBT_PROJECT.manifest_path.exists():
+    if _manifest_is_stale():
         DBT_PROJECT.preparer.prepare(DBT_PROJECT)
     return DBT_PROJECT.manifest_path
+
+
+def _manifest_is_stale() -> bool:
+    """No manifest yet, or a model, macro, seed, test or project file changed after it was written."""
+    manifest = DBT_PROJECT.manifest_path
+    if not manifest.exists():
+        return True
+    written = manifest.stat().st_mtime
+    root = settings.DBT_PROJECT_DIR
+    files = [root / "dbt_project.yml"] + [
+        f for folder in ("models", "macros", "seeds", "tests") for f in (root / folder).rglob("*") if f.is_file()]
+    return any(f.stat().st_mtime > written for f in files if f.exists())
 
 
 # Every dbt node follows the landed data on its own, through the `dbt_follows_landing` automation sensor
