@@ -5,8 +5,10 @@
     mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
     mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
     mhc build [--as-of TS] [--full-refresh]   dbt build (through Dagster, so it shows in the UI)
+    mhc import-follows following|followers FILE [--complete]   land a saved page / export of a follow list
     mhc events-worker                consume the owner's Events API feed continuously
     mhc backfill cbhours-activity --days 60   CBHours activity backfill with a progress bar
+    mhc statbate USERNAME            StatBate on demand: model and member info and tips of one username
     mhc db start|stop|url|status     the embedded PostgreSQL
     mhc env-example                  print .env.example
 """
@@ -121,6 +123,15 @@ def _simulator_in_process(demo: bool = False) -> Iterator[str]:
             t -= timedelta(minutes=1)
         sim.set_time(t, frozen=False)
         note = f", world clock at {t:%Y-%m-%d %H:%M}Z: {world.owner} is broadcasting"
+        # the in-process simulator is ours alone: StatBate (120/min) and the follow lists (20/min) need
+        # not be paced as the real sites must be, unless the user set another rate (then the simulator's own
+        # StatBate limit stays on too)
+        fast = [name for name in ("MHC_STATBATE_MAX_PER_MINUTE", "MHC_FOLLOWS_MAX_PER_MINUTE")
+                if name not in os.environ or os.environ[name] == settings.BY_NAME[name].default_for(os.environ)]
+        for name in fast:
+            os.environ[name] = "6000"
+        if "MHC_STATBATE_MAX_PER_MINUTE" in fast:
+            sim.statbate_rate_limit = 0
         if not settings.get("MHC_WATCHLIST"):
             top = [r["username"] for r in world.online_rooms(t)[:20]]
             os.environ["MHC_WATCHLIST"] = ",".join(top)
@@ -226,10 +237,12 @@ def print_current_state(url: str, limit: int = 10) -> None:
         cur.execute(f"select count(*) from {schema}.interactions")
         interactions = cur.fetchone()[0]
         print(f"  persons: {persons} ({roles}), online now: {online}, interactions: {interactions}")
+        for line in _source_lines(cur, schema):
+            print(line)
         cur.execute(
             f"""select username, role, current_show as show, viewers, viewers_source as viewers_from,
                        followers, followers_source as followers_from, rank, rank_source as rank_from,
-                       gender, gender_source as gender_from
+                       gender, gender_source as gender_from, following as owner_follows
                 from {schema}.v_person_current_state where is_online
                 order by viewers desc nulls last, username limit %s""",
             (limit,),
@@ -240,8 +253,30 @@ def print_current_state(url: str, limit: int = 10) -> None:
         print("  (nobody online)")
     else:
         print(f"  top {limit} online by viewers, with the source of each value:")
-        frame = frame.astype(object).where(frame.notna(), "")  # integers stay integers, nulls print blank
+        frame = frame.convert_dtypes()  # integer columns with nulls stay integers (Int64), not floats
+        frame = frame.astype(object).where(frame.notna(), "")  # nulls print blank
         print("\n".join("  " + line for line in frame.to_string(index=False).splitlines()))
+
+
+def _source_lines(cur, schema: str) -> list[str]:
+    """One line each for the owner's Stats API snapshot, the follow lists and StatBate."""
+    lines = []
+    cur.execute(f"""select username, captured_at, num_followers, token_balance, tips_in_last_hour
+                      from {schema}.snapshots order by captured_at desc limit 1""")
+    row = cur.fetchone()
+    if row:
+        lines.append(f"  owner {row[0]} (Stats API at {row[1]:%H:%M}Z): {row[2]} followers, {row[3]} tokens, "
+                     f"{row[4] if row[4] is not None else 'no'} tips in the last hour")
+    cur.execute(f"""select direction, count(*) filter (where is_active), count(*) filter (where not is_active)
+                      from {schema}.follows group by 1 order by 1""")
+    follows = ", ".join(f"{direction}: {active} (+{gone} unfollowed)" for direction, active, gone in cur.fetchall())
+    lines.append(f"  follow lists: {follows or 'none landed'}")
+    cur.execute(f"""select (select count(*) from {schema}.statbate_model_info),
+                           (select count(*) from {schema}.statbate_member_info),
+                           (select count(*) from {schema}.statbate_tips)""")
+    models, members, tips = cur.fetchone()
+    lines.append(f"  StatBate: {models} model info, {members} member info, {tips} tips")
+    return lines
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -311,6 +346,34 @@ def cmd_land(args: argparse.Namespace) -> int:
           f"(batch {landed.batch_id})")
     for reject in batch.rejects[:5]:
         print(f"  quarantined: {reject.key}: {reject.reason}")
+    return 0
+
+
+def cmd_import_follows(args: argparse.Namespace) -> int:
+    """Land a saved page or export file of the owner's following / followers list, through the same
+    validation and loader as the live fetch (no cookies needed). Importing the same file again changes
+    nothing; an incomplete list is landed and reported, and changes nothing downstream."""
+    from mhc_pipeline.sources import follows
+
+    settings.prepare_env(check=False)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    fetched_at = parse_time(args.fetched_at) if args.fetched_at else None
+    url = _ensure_database()
+    with db.connection(url) as conn:
+        capture, landed = follows.import_file(conn, path, args.direction, fetched_at=fetched_at,
+                                              asserted_complete=args.complete,
+                                              schema=settings.get("MHC_RAW_SCHEMA"))
+    state = "already imported, nothing changed" if landed.already_landed else "landed"
+    print(f"{args.direction} list from {path.name}: {state} (batch {landed.batch_id}): {capture.verdict()}; "
+          f"{landed.quarantined} quarantined")
+    if not capture.complete:
+        print("  an incomplete list changes nothing: no follow or unfollow is recorded from it", file=sys.stderr)
+    for reject in capture.rejects[:5]:
+        print(f"  quarantined: {reject.key}: {reject.reason}")
+    print("  the dbt models follow under `mhc dev`; or run `mhc build`")
     return 0
 
 
@@ -396,6 +459,30 @@ def _landing_meta(result, key: str) -> dict:
     return {}
 
 
+def cmd_statbate(args: argparse.Namespace) -> int:
+    """StatBate on demand for one username: the `statbate_lookup` job (model and member info, and the tips
+    of whichever side StatBate knows), visible in the Dagster UI like any run; then a short summary."""
+    settings.prepare_env()
+    _ensure_database()
+    dagster_home()
+    name = args.username.strip().lower()
+    config = {"ops": {"statbate_landing": {"config": {"username": name}}}}
+    started = time.monotonic()
+    with _simulator_in_process():
+        result = _run_job("statbate_lookup", config)
+    if not result.success:
+        print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
+        return 1
+    model = _landing_meta(result, "raw/statbate_model_info")
+    member = _landing_meta(result, "raw/statbate_member_info")
+    tips = _landing_meta(result, "raw/statbate_tips")
+    quarantined = sum(int(m.get("rows_quarantined", 0) or 0) for m in (model, member, tips))
+    print(f"statbate {name}: model {model.get('answer', '?')}, member {member.get('answer', '?')}, "
+          f"{tips.get('tips', 0)} tips on {tips.get('pages', 0)} page(s), {quarantined} quarantined "
+          f"({time.monotonic() - started:.1f}s)")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     if args.action in ("start", "url", "status"):
         if args.action == "status" and settings.get("MHC_DATABASE_URL") == "embedded":
@@ -438,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source")
     p.add_argument("file")
     p.add_argument("--fetched-at", required=True, help="ISO-8601 time of the original fetch (UTC if no offset)")
+    p = sub.add_parser("import-follows", help="land a saved page or export file of a follow list")
+    p.add_argument("direction", choices=["following", "followers"])
+    p.add_argument("file")
+    p.add_argument("--fetched-at", default=None, help="when the list was saved, ISO-8601 (default: the file's time)")
+    p.add_argument("--complete", action="store_true",
+                   help="the file is the whole list (only needed for an export without a reported total)")
     p = sub.add_parser("build", help="dbt build (as a Dagster run)")
     p.add_argument("--as-of", default=None, help="build time of the merge (dbt var as_of), ISO-8601")
     p.add_argument("--full-refresh", action="store_true")
@@ -446,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("backfill", help="backfill a partitioned source (cbhours-activity)")
     p.add_argument("what", choices=["cbhours-activity"])
     p.add_argument("--days", type=int, default=60)
+    p = sub.add_parser("statbate", help="StatBate on demand for one username (model and member side)")
+    p.add_argument("username")
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "status"])
     sub.add_parser("env-example", help="print the .env.example text")
@@ -461,9 +556,11 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": cmd_simulate,
         "land": cmd_land,
         "build": cmd_build,
+        "import-follows": cmd_import_follows,
         "db": cmd_db,
         "events-worker": cmd_events_worker,
         "backfill": cmd_backfill,
+        "statbate": cmd_statbate,
         "env-example": cmd_env_example,
     }[args.cmd]
     try:

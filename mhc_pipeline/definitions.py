@@ -1,4 +1,4 @@
-"""The Dagster code location: every asset, job, schedule and resource of mhc-pipeline."""
+"""The Dagster code location: every asset, job, schedule, sensor and resource of mhc-pipeline."""
 
 from __future__ import annotations
 
@@ -9,70 +9,53 @@ import dagster as dg
 from mhc_pipeline import settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
-from mhc_pipeline.sources import affiliate, cbhours, events
+from mhc_pipeline.sources import affiliate, cbhours, events, follows, statbate, stats
 
 # Fill unset settings with their defaults (the simulator's credentials in simulator mode) so every
 # EnvVar below resolves; a real source with a missing credential is reported when its run starts.
 settings.load_dotenv()
 settings.prepare_env(check=False)
 
-landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.events]
+FOLLOWS = "(the dbt models follow through the dbt_follows_landing sensor)"
 
-affiliate_cycle = dg.define_asset_job(
-    "affiliate_cycle",
-    selection=dg.AssetSelection.assets(affiliate.ASSET_KEY),
-    description="One Affiliate crawl (the dbt models follow through the dbt_follows_landing sensor).",
-)
-cbhours_live_cycle = dg.define_asset_job(
-    "cbhours_live_cycle",
-    selection=dg.AssetSelection.assets(cbhours.LIVE_KEY),
-    description="One CBHours live cycle (the dbt models follow through the dbt_follows_landing sensor).",
-)
-events_cycle = dg.define_asset_job(
-    "events_cycle",
-    selection=dg.AssetSelection.assets(events.ASSET_KEY),
-    description="Drain the owner's Events API feed (the dbt models follow through the dbt_follows_landing sensor).",
-)
+
+def _landing_job(name: str, keys: list[dg.AssetKey], what: str) -> dg.UnresolvedAssetJobDefinition:
+    """A landing job runs only its landing asset(s): the dbt models downstream follow on their own."""
+    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), description=f"{what} {FOLLOWS}.")
+
+
+def _schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC",
+                                 default_status=dg.DefaultScheduleStatus.RUNNING)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Landing jobs and their schedules, one per source (cadences: ../shared/design.md)
+affiliate_cycle = _landing_job("affiliate_cycle", [affiliate.ASSET_KEY], "One Affiliate crawl")
+cbhours_live_cycle = _landing_job("cbhours_live_cycle", [cbhours.LIVE_KEY], "One CBHours live cycle")
+events_cycle = _landing_job("events_cycle", [events.ASSET_KEY], "Drain the owner's Events API feed")
+stats_cycle = _landing_job("stats_cycle", [stats.ASSET_KEY], "One Stats API snapshot of the owner")
+statbate_daily = _landing_job(
+    "statbate_daily", list(statbate.KEYS),
+    "StatBate model info and tips of the tracked models, member info of the owner's tippers")
+follows_daily = _landing_job(
+    "follows_daily", [follows.ASSET_KEY],
+    "The owner's following and followers lists (only complete lists are diffed)")
 cbhours_activity_job = dg.define_asset_job(
     "cbhours_activity_job",
     selection=dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
     partitions_def=cbhours.ACTIVITY_PARTITIONS,
     description="CBHours activity for a partition (range): backfills and today's 3-minute refresh.",
 )
-full_cycle = dg.define_asset_job(
-    "full_cycle",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
-    description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
-)
 
-dbt_build = dg.define_asset_job(
-    "dbt_build",
-    selection=dg.AssetSelection.assets(mhc_dbt_models),
-    description="dbt build of every model (config: as_of, full_refresh); what `mhc build` runs.",
-)
-
-affiliate_schedule = dg.ScheduleDefinition(
-    name="affiliate_every_5_minutes",
-    job=affiliate_cycle,
-    cron_schedule="*/5 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-
-cbhours_live_schedule = dg.ScheduleDefinition(
-    name="cbhours_live_every_minute",
-    job=cbhours_live_cycle,
-    cron_schedule="* * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-events_schedule = dg.ScheduleDefinition(
-    name="events_every_minute",
-    job=events_cycle,
-    cron_schedule="* * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+schedules = [
+    _schedule("affiliate_every_5_minutes", affiliate_cycle, "*/5 * * * *"),
+    _schedule("cbhours_live_every_minute", cbhours_live_cycle, "* * * * *"),
+    _schedule("events_every_minute", events_cycle, "* * * * *"),
+    _schedule("stats_every_5_minutes", stats_cycle, "*/5 * * * *"),
+    _schedule("statbate_daily", statbate_daily, "17 4 * * *"),
+    _schedule("follows_daily", follows_daily, "41 5 * * *"),
+]
 
 
 @dg.schedule(
@@ -92,6 +75,25 @@ def cbhours_activity_today(context: dg.ScheduleEvaluationContext):
     )
 
 
+# ---------------------------------------------------------------------------------------------------
+# On-demand and whole-pipeline jobs
+statbate_lookup = dg.define_asset_job(
+    "statbate_lookup",
+    selection=dg.AssetSelection.assets(*statbate.KEYS),
+    description="StatBate on demand for one username (model and member side, with their tips); what "
+                "`mhc statbate USERNAME` runs. Run config: ops: {statbate_landing: {config: {username: NAME}}}.",
+)
+full_cycle = dg.define_asset_job(
+    "full_cycle",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
+    description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
+)
+dbt_build = dg.define_asset_job(
+    "dbt_build",
+    selection=dg.AssetSelection.assets(mhc_dbt_models),
+    description="dbt build of every model (config: as_of, full_refresh); what `mhc build` runs.",
+)
+
 # The dbt models follow new landed data without anyone clicking: every 30 s this sensor evaluates the
 # models' automation condition (dbt.FOLLOW_LANDING) and launches one dbt run for the models whose
 # upstream changed. The landing schedules run only the landing assets, so a slow dbt build delays the
@@ -104,16 +106,23 @@ dbt_follows_landing = dg.AutomationConditionSensorDefinition(
     description="Rebuilds the dbt models downstream of newly landed data (one run at a time).",
 )
 
+landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.events, stats.stats_api,
+                  statbate.statbate_landing, follows.follow_lists]
+
 defs = dg.Definitions(
     assets=[*landing_assets, cbhours.cbhours_activity, mhc_dbt_models],
-    jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, cbhours_activity_job, full_cycle, dbt_build],
-    schedules=[affiliate_schedule, cbhours_live_schedule, events_schedule, cbhours_activity_today],
+    jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, stats_cycle, statbate_daily, follows_daily,
+          cbhours_activity_job, statbate_lookup, full_cycle, dbt_build],
+    schedules=[*schedules, cbhours_activity_today],
     sensors=[dbt_follows_landing],
     resources={
         "postgres": postgres_from_env(),
         "affiliate": affiliate.resource_from_env(),
         **cbhours.resources_from_env(),
         "events_api": events.resource_from_env(),
+        "stats": stats.resource_from_env(),
+        "statbate": statbate.resource_from_env(),
+        "follows": follows.resource_from_env(),
         "dbt": dbt_resource(),
     },
 )

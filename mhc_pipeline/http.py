@@ -78,6 +78,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# urllib3 logs every request line (with its query string: the Stats API token) at DEBUG on its own
+# logger, whatever handlers the process installs: redact at the source.
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
+
+
 # ---------------------------------------------------------------------------------------------------
 # Errors
 class SourceError(RuntimeError):

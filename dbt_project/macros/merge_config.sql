@@ -13,6 +13,7 @@
     {{ return([
         'int_affiliate__observations',
         'int_cbhours__observations',
+        'int_statbate__observations',
     ]) }}
 {%- endmacro %}
 
@@ -22,6 +23,9 @@
         'int_affiliate__person_evidence',
         'int_cbhours__person_evidence',
         'int_events__person_evidence',
+        'int_statbate__person_evidence',
+        'int_stats__person_evidence',
+        'int_follows__person_evidence',
     ]) }}
 {%- endmacro %}
 

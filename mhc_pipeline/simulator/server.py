@@ -40,7 +40,7 @@ UTC = timezone.utc
 
 # Every simulated API is one module of this package that registers its routes
 # with ``@routing.route(...)`` at import time.  Add new sources here.
-SOURCE_MODULES: tuple[str, ...] = ("affiliate", "cbhours", "events")
+SOURCE_MODULES: tuple[str, ...] = ("affiliate", "cbhours", "events", "stats", "statbate", "follows")
 
 
 def _load_sources() -> None:

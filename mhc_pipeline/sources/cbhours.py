@@ -34,6 +34,7 @@ LIVE_BATCH = 50
 MAX_RANGE_DAYS = 60
 HISTORY_DAYS = 60
 ERROR_300 = "Error Code:300"
+FOLLOW_LISTS_TABLE = "follow_lists"  # sources/follows.py: the owner's following list is tracked
 
 
 class CBHoursResource(dg.ConfigurableResource):
@@ -50,8 +51,8 @@ class CBHoursResource(dg.ConfigurableResource):
 
 
 class TrackingResource(dg.ConfigurableResource):
-    """Which models CBHours (and later StatBate) is asked about: the watch list, then (once that source
-    exists) the owner's following list, then the people seen in the owner's room, most recent first;
+    """Which models CBHours (and later StatBate) is asked about: the watch list, then the owner's following
+    list (its newest complete capture), then the people seen in the owner's room, most recent first;
     at most `max_models`. Models CBHours answered `Error Code:300` for are skipped for
     `error300_recheck_hours`."""
 
@@ -81,7 +82,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
 # ---------------------------------------------------------------------------------------------------
 def tracked_models(conn, tracking: TrackingResource, schema: str = "raw") -> list[str]:
     """The tracked set, in priority order (see TrackingResource)."""
-    for table in ("events", ACTIVITY_TABLE):
+    for table in ("events", ACTIVITY_TABLE, FOLLOW_LISTS_TABLE):
         load.ensure_raw_table(conn, table, schema)
     watch = [u.strip().lower() for u in tracking.watchlist.split(",") if u.strip()]
     with conn.cursor() as cur:
@@ -92,6 +93,13 @@ def tracked_models(conn, tracking: TrackingResource, schema: str = "raw") -> lis
                   from unnest(%(watch)s::text[]) with ordinality as u(username, ord)
                 union all
                 select %(owner)s, 1, 0
+                union all
+                -- the owner's following list: the newest complete capture, in its order (online rooms first)
+                select lower(u.value->>'username'), 2, u.ord::float8
+                  from (select payload from {schema}.{FOLLOW_LISTS_TABLE}
+                         where payload->>'direction' = 'following' and payload->>'complete' = 'true'
+                         order by fetched_at desc limit 1) f
+                 cross join lateral jsonb_array_elements(f.payload->'users') with ordinality as u(value, ord)
                 union all
                 select lower(payload->'object'->'user'->>'username'), 3,
                        -extract(epoch from max(fetched_at))

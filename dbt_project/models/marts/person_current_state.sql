@@ -146,6 +146,20 @@ source_updates as (
 
 ),
 
+follow_state as (
+
+    -- the owner's follow relations (follows), one row per person
+    select
+        person_id,
+        bool_or(is_active) filter (where direction = 'following') as following,
+        max(since) filter (where direction = 'following' and is_active) as following_since,
+        bool_or(is_active) filter (where direction = 'follower') as follower,
+        max(since) filter (where direction = 'follower' and is_active) as follower_since
+    from {{ ref('follows') }}
+    group by person_id
+
+),
+
 final as (
 
     select
@@ -173,6 +187,12 @@ final as (
         {%- endif %}
         {%- endfor %}
 
+        -- the owner's follow relations: false when no complete list or event showed one
+        coalesce(follow_state.following, false) as following,
+        follow_state.following_since,
+        coalesce(follow_state.follower, false) as follower,
+        follow_state.follower_since,
+
         -- recency
         persons.last_seen_at,
         {%- for update in source_update_columns() %}
@@ -185,6 +205,8 @@ final as (
         on pivoted.person_id = persons.id
     left join source_updates
         on source_updates.person_id = persons.id
+    left join follow_state
+        on follow_state.person_id = persons.id
     cross join build
 
 )

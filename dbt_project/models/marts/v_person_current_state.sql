@@ -43,6 +43,11 @@ final as (
         {{ name }}_source,
         {{ name }}_observed_at,
         {%- endfor %}
+        -- the owner's follow relations (follows)
+        following,
+        following_since,
+        follower,
+        follower_since,
         state_as_of
 
     from current_state

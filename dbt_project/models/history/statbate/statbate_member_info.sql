@@ -1,0 +1,103 @@
+{#-
+    History of StatBate member info, append-only: one row per (person, fetch),
+    keyed on (person_id, captured_at). Every fetch is a new row, successes
+    and 404s alike (is_found false: the person was not known to StatBate at
+    that time); nothing is ever updated or pruned (the original kept two rows
+    per person and lost the rest). Incremental: each run reads only staging
+    rows landed after the watermark and skips batches it already holds, so a
+    re-run adds nothing; --full-refresh rebuilds the same rows from raw.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['person_id', 'captured_at'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['person_id', 'captured_at'], 'unique': True},
+            {'columns': ['captured_at']},
+            {'columns': ['landed_at']},
+        ],
+    )
+}}
+
+with
+
+answers as (
+
+    select * from {{ ref('stg_statbate__member_info') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+),
+
+{% if is_incremental() %}
+loaded_batches as (
+
+    select distinct batch_id
+    from {{ this }}
+    where landed_at > {{ landed_at_watermark() }}
+
+),
+{% endif %}
+
+new_answers as (
+
+    select answers.*
+    from answers
+    {% if is_incremental() %}
+    where not exists (
+        select 1 from loaded_batches where loaded_batches.batch_id = answers.batch_id
+    )
+    {% endif %}
+
+),
+
+deduplicated as (
+
+    -- one row per key even if two batches (a daily run and a look-up) share a fetch time: the first wins
+    select distinct on (person_id, captured_at) *
+    from new_answers
+    order by person_id, captured_at, landed_at, batch_id, row_no
+
+),
+
+final as (
+
+    select
+        -- keys
+        person_id,
+        captured_at,
+        batch_id,
+        row_no,
+
+        -- identity
+        username,
+        platform,
+        site,
+
+        -- the answer
+        is_found,
+        error_message,
+        did,
+        first_message_at,
+        first_tip_at,
+        last_tip_at,
+        last_tip_amount,
+        last_tip_to,
+        models_messaged_2weeks,
+        models_messaged_2weeks_list,
+        models_tipped_2weeks,
+        models_tipped_2weeks_list,
+        per_day_tokens,
+        all_time_tokens,
+
+        -- lineage
+        landed_at
+
+    from deduplicated
+
+)
+
+select * from final

@@ -1,0 +1,93 @@
+{#-
+    StatBate tips, append-only: one row per tip identity (person_id = the
+    receiving model, member_person_id = the tipper, tipped_at, tokens). The
+    same tip seen from the model's side and the member's side, or again on
+    an overlapping window (every window starts at the last tip already
+    fetched), is the same row: the first fetch wins and a re-fetch adds and
+    changes nothing. Among new rows of one run the earliest fetch wins
+    (seen_from, fetched_at and batch_id say which). Incremental: each run
+    reads only staging rows landed after the watermark and inserts the
+    identities not held yet; --full-refresh gives the same rows.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['person_id', 'member_person_id', 'tipped_at', 'tokens'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['person_id', 'member_person_id', 'tipped_at', 'tokens'], 'unique': True},
+            {'columns': ['member_person_id', 'tipped_at']},
+            {'columns': ['tipped_at']},
+            {'columns': ['landed_at']},
+        ],
+    )
+}}
+
+with
+
+tips as (
+
+    select * from {{ ref('stg_statbate__tips') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+),
+
+first_seen as (
+
+    select distinct on (model_person_id, member_person_id, tipped_at, tokens) *
+    from tips
+    order by model_person_id, member_person_id, tipped_at, tokens, fetched_at, landed_at, batch_id, row_no, tip_no
+
+),
+
+new_tips as (
+
+    select first_seen.*
+    from first_seen
+    {% if is_incremental() %}
+    -- a tip already held is never touched (nothing is deleted: only new identities are written)
+    where not exists (
+        select 1
+        from {{ this }} as held
+        where held.person_id = first_seen.model_person_id
+            and held.member_person_id = first_seen.member_person_id
+            and held.tipped_at = first_seen.tipped_at
+            and held.tokens = first_seen.tokens
+    )
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        -- tip identity
+        model_person_id as person_id,
+        member_person_id,
+        tipped_at,
+        tokens,
+
+        -- identity
+        model_username,
+        member_username,
+        platform,
+
+        -- the tip
+        usd,
+        rid,
+        did,
+
+        -- lineage: the first fetch that delivered it
+        seen_from,
+        fetched_at,
+        batch_id,
+        landed_at
+
+    from new_tips
+
+)
+
+select * from final

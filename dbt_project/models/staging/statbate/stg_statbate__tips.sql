@@ -1,0 +1,116 @@
+{#-
+    One row per tip on a StatBate tips page (raw.statbate_tips), model tips
+    and member tips in one shape: the receiving model, the tipping member,
+    the time (both StatBate formats: "YYYY-MM-DD HH:MM:SS", UTC as
+    requested, or ISO-8601 with Z / offset), tokens and usd. The side the
+    page was fetched from (seen_from 'model' or 'member') and the page's own
+    person come from the request URL: on a model page the tipper is
+    data[].name (did) and the model the page's person (meta.model.id is its
+    rid); on a member page the model is data[].model (rid) and the tipper
+    the page's person (meta.member.id is its did). The same tip seen from
+    both sides, or on two overlapping windows, gives the same tip identity
+    (model, member, tipped_at, tokens): statbate_tips keeps it once. Rows
+    whose time or tokens cannot be read are dropped here (the loader already
+    quarantines them). A view.
+-#}
+{%- set sb_time -%}
+(case
+    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$'
+        and pg_input_is_valid(replace(btrim(__T__), 'T', ' ') || '+00', 'timestamptz')
+        then (replace(btrim(__T__), 'T', ' ') || '+00')::timestamptz
+    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+        and pg_input_is_valid(btrim(__T__), 'timestamptz')
+        then btrim(__T__)::timestamptz
+end)
+{%- endset %}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'statbate_tips') }}
+
+),
+
+pages as (
+
+    select
+        source.batch_id,
+        source.row_no,
+        source.landed_at,
+        source.fetched_at,
+        source.payload,
+        case substring(source.request from '/(model|members)/[^/?]+/[^/?]+/tips')
+            when 'model' then 'model'
+            when 'members' then 'member'
+        end as seen_from,
+        lower(substring(source.request from '/(?:model|members)/[^/?]+/([^/?]+)/tips')) as page_person
+    from source
+
+),
+
+tips as (
+
+    select
+        pages.batch_id,
+        pages.row_no,
+        tip.n::integer as tip_no,
+        pages.landed_at,
+        pages.fetched_at,
+        pages.seen_from,
+        case when pages.seen_from = 'model'
+            then pages.page_person
+            else lower({{ empty_to_null("tip.value ->> 'model'") }})
+        end as model_username,
+        case when pages.seen_from = 'model'
+            then lower({{ empty_to_null("tip.value ->> 'name'") }})
+            else pages.page_person
+        end as member_username,
+        {{ sb_time | replace('__T__', "tip.value ->> 'time'") }} as tipped_at,
+        {{ try_cast("tip.value ->> 'tokens'", 'integer') }} as tokens,
+        {{ try_cast("tip.value ->> 'usd'", 'numeric') }} as usd,
+        case when pages.seen_from = 'model'
+            then {{ try_cast("pages.payload -> 'meta' -> 'model' ->> 'id'", 'bigint') }}
+            else {{ try_cast("tip.value ->> 'rid'", 'bigint') }}
+        end as rid,
+        case when pages.seen_from = 'model'
+            then {{ try_cast("tip.value ->> 'did'", 'bigint') }}
+            else {{ try_cast("pages.payload -> 'meta' -> 'member' ->> 'id'", 'bigint') }}
+        end as did
+    from pages
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(pages.payload -> 'data') = 'array' then pages.payload -> 'data' else '[]'::jsonb end
+    ) with ordinality as tip (value, n)
+    where pages.seen_from is not null
+        and jsonb_typeof(tip.value) = 'object'
+
+),
+
+final as (
+
+    select
+        batch_id,
+        row_no,
+        tip_no,
+        landed_at,
+        fetched_at,
+        seen_from,
+        {{ person_id("'chaturbate'", 'model_username') }} as model_person_id,
+        model_username,
+        {{ person_id("'chaturbate'", 'member_username') }} as member_person_id,
+        member_username,
+        'chaturbate'::text as platform,
+        tipped_at,
+        tokens,
+        usd,
+        rid,
+        did
+    from tips
+    where model_username is not null
+        and member_username is not null
+        and tipped_at is not null
+        and tokens is not null
+
+)
+
+select * from final

@@ -1,0 +1,494 @@
+"""The owner's following / followers lists (sources.md §6), live or imported, into one raw table.
+
+Two ways in, one table (`raw.follow_lists`, one row per captured list):
+- **live** (the daily asset): the followed-rooms JSON endpoints with the owner's cookies
+  (`MHC_FOLLOWS_SESSIONID`, `MHC_FOLLOWS_CSRFTOKEN`: secrets, only ever in the Cookie header):
+  `online_followed_rooms` for the reported total, then the paged room-list (`follow=true`, online and
+  `offline=true`, 90 a page). Followers: the followers page (HTML, `?page=N`), parsed for user links.
+- **import** (`mhc import-follows following|followers FILE`): a saved page (HTML), a saved JSON answer
+  (or a list of them), or an export file (a JSON list or one username a line), for people who will not
+  hand over cookies. The same validation and the same loader as the live fetch.
+
+A list is **complete** only when nothing went wrong: no page failed, no login or Cloudflare page, no
+entry was rejected, and the names add up to the total the source reported (each paged list to its
+`total_count`, both together to `online_followed_rooms.total`). An export file without a total is
+complete only when the operator says so (`--complete`). Every list is landed, complete or not, with its
+verdict and its problems; dbt diffs only complete lists (an incomplete one changes nothing: the
+original system's mass false unfollows came from diffing partial scrapes, original-system.md §1.6).
+Rejected entries and unusable pages are kept in `raw.quarantine` with their reason.
+"""
+
+import hashlib
+import html as htmllib
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import dagster as dg
+import orjson
+
+from mhc_pipeline import load
+from mhc_pipeline.http import HttpClient, SourceError, redact
+from mhc_pipeline.load import Batch, FieldRule, Reject
+from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.utc import parse_time
+
+SOURCE = "follows"
+TABLE = "follow_lists"
+ASSET_KEY = dg.AssetKey(["raw", TABLE])
+ONLINE_PATH = "/follow/api/online_followed_rooms/"
+ROOMLIST_PATH = "/api/ts/roomlist/room-list/"
+FOLLOWERS_PATH = "/accounts/followers/"
+PAGE_LIMIT = 90
+MAX_PAGES = 200  # per list: 18,000 followed rooms, or 10,000 followers at 50 a page
+# CLI / config names -> the stored direction (the original follow_history vocabulary)
+DIRECTIONS = {"following": "following", "followers": "follower", "follower": "follower"}
+USERNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+ROOM_SCHEMA: dict[str, FieldRule] = {"username": FieldRule((str,), required=True, nullable=False, nonempty=True)}
+ONLINE_ROOM_SCHEMA: dict[str, FieldRule] = {"room": FieldRule((str,), required=True, nullable=False, nonempty=True)}
+LOGIN_HELP = ("the website answered with its login page: the session cookies (MHC_FOLLOWS_SESSIONID, "
+              "MHC_FOLLOWS_CSRFTOKEN) are expired or wrong; copy fresh ones from a logged-in browser "
+              "(sessionid is httpOnly: take it from the Network tab), or use `mhc import-follows`")
+CLOUDFLARE_HELP = "Cloudflare answered with a challenge page instead of the list (try again later)"
+# first path segments of site links that are not user pages
+_RESERVED = frozenset({
+    "accounts", "affiliates", "api", "apps", "auth", "b", "contest", "external_link", "followed-cams", "in",
+    "p", "photo_videos", "security", "supporter", "tags", "tipping", "tube", "female-cams", "male-cams",
+    "couple-cams", "trans-cams", "spy-on-cams", "discover", "terms", "privacy", "2257", "law_enforcement",
+    "jobs", "blog", "sitemap", "login", "logout", "messages", "emoticons", "follow",
+})
+
+
+class FollowsResource(dg.ConfigurableResource):
+    """The Chaturbate website as the owner's logged-in browser sees it. The cookies are secrets: they are
+    registered for redaction and only ever travel in the Cookie header of a request."""
+
+    url: str  # base, e.g. https://chaturbate.com
+    sessionid: str
+    csrftoken: str
+    max_per_minute: int = 20
+    timeout: int = 30
+    retries: int = 3
+
+    def client(self) -> HttpClient:
+        cookie = f"sessionid={self.sessionid}; csrftoken={self.csrftoken}; agreeterms=1"
+        base = self.url.rstrip("/")
+        return HttpClient(SOURCE, max_rps=self.max_per_minute / 60.0, timeout=self.timeout, retries=self.retries,
+                          secrets=[self.sessionid, self.csrftoken],
+                          headers={"Cookie": cookie, "X-Requested-With": "XMLHttpRequest",
+                                   "Referer": f"{base}/followed-cams/",
+                                   "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+                                                 "(KHTML, like Gecko) Chrome/126.0 Safari/537.36"})
+
+    def endpoint(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+
+def resource_from_env() -> FollowsResource:
+    return FollowsResource(
+        url=dg.EnvVar("MHC_FOLLOWS_URL"),
+        sessionid=dg.EnvVar("MHC_FOLLOWS_SESSIONID"),
+        csrftoken=dg.EnvVar("MHC_FOLLOWS_CSRFTOKEN"),
+        max_per_minute=dg.EnvVar.int("MHC_FOLLOWS_MAX_PER_MINUTE"),
+        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Capture:
+    """One captured list (one direction), with everything needed to judge whether it is complete."""
+
+    direction: str  # following | follower
+    via: str  # api | html | import
+    users: dict[str, dict] = field(default_factory=dict)  # lower-cased username -> entry (first seen wins)
+    pages: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    reported_total: Optional[int] = None
+    asserted_complete: bool = False  # an export file the operator says is the whole list
+    file: Optional[str] = None
+    blocked: Optional[str] = None  # "login" or "cloudflare": the operator must act
+    bad_entries: int = 0  # entries rejected by validation (quarantined)
+    requests: int = 0
+    retries: int = 0
+
+    @property
+    def listed(self) -> int:
+        return len(self.users)
+
+    @property
+    def complete(self) -> bool:
+        if self.problems or self.rejects:
+            return False
+        if self.reported_total is not None:
+            return self.listed == self.reported_total
+        return self.asserted_complete
+
+    def verdict(self) -> str:
+        if self.complete:
+            return f"complete: {self.listed} listed" + (
+                f" = the reported total" if self.reported_total is not None else " (asserted by the operator)")
+        reasons = self.all_problems()
+        if not reasons:
+            reasons.append(f"{self.listed} listed, but the reported total is {self.reported_total}"
+                           if self.reported_total is not None else
+                           "no reported total to check the list against (pass --complete if the file is "
+                           "the whole list)")
+        return "incomplete: " + "; ".join(reasons)
+
+    def all_problems(self) -> list[str]:
+        return self.problems + ([f"{self.bad_entries} entries rejected (quarantined)"] if self.bad_entries else [])
+
+    def add(self, username: str, entry: dict) -> None:
+        self.users.setdefault(username.lower(), {"username": username.lower(), **entry})
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "via": self.via,
+            "complete": self.complete,
+            "verdict": self.verdict(),
+            "problems": self.all_problems(),
+            "reported_total": self.reported_total,
+            "listed": self.listed,
+            "asserted_complete": self.asserted_complete,
+            "file": self.file,
+            "pages": self.pages,
+            "users": list(self.users.values()),
+        }
+
+    def batch(self, fetched_at: datetime, request: str, key: Optional[str] = None) -> Batch:
+        batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, scope=self.direction,
+                      records=[self.payload()], requests=[request], rejects=list(self.rejects), key=key,
+                      meta={"direction": self.direction, "via": self.via, "complete": self.complete,
+                            "listed": self.listed, "reported_total": self.reported_total,
+                            "pages": len(self.pages), "pages_failed": sum(1 for p in self.pages if p.get("error")),
+                            "requests": self.requests, "retries": self.retries})
+        return batch
+
+
+def _blocked_kind(exc: SourceError) -> Optional[str]:
+    body = exc.body or ""
+    if "/auth/login" in exc.url or 'name="password"' in body:
+        return "login"
+    if "Just a moment" in body or "cf_chl_opt" in body or (exc.status == 403 and "cloudflare" in body.lower()):
+        return "cloudflare"  # a challenge, or Cloudflare's block page (an origin 5xx is an ordinary failure)
+    return None
+
+
+def _failed(capture: Capture, what: str, exc: SourceError) -> None:
+    kind = _blocked_kind(exc)
+    if kind == "login":
+        capture.blocked = capture.blocked or "login"
+        reason = f"{what}: {LOGIN_HELP}"
+    elif kind == "cloudflare":
+        capture.blocked = capture.blocked or "cloudflare"
+        reason = f"{what}: {CLOUDFLARE_HELP}"
+    else:
+        reason = f"{what} failed: {exc}"
+    capture.problems.append(redact(reason))
+    capture.pages.append({"request": exc.url, "status": exc.status, "error": redact(reason)})
+    capture.rejects.append(Reject(redact(f"{reason} [{exc}]"), body=exc.body or None, key=what))
+
+
+def _rooms(capture: Capture, rooms: Any, what: str, list_name: str, schema: dict[str, FieldRule],
+           name_key: str) -> int:
+    """Add the rooms of one answer; a bad entry is rejected (the list is then incomplete). Returns the
+    number of entries in the answer (good or bad)."""
+    if not isinstance(rooms, list):
+        return 0
+    for n, room in enumerate(rooms):
+        problem = load.validate(room, schema)
+        if problem is None and not USERNAME.match(room[name_key].strip()):
+            problem = f"field '{name_key}' is not a username: {room[name_key][:40]!r}"
+        if problem:
+            capture.bad_entries += 1
+            capture.rejects.append(Reject(problem, payload=room, key=f"{what} entry {n}"))
+            continue
+        capture.add(room[name_key].strip(), {"list": list_name, "room": room})
+    return len(rooms)
+
+
+def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
+    """The owner's following list: the reported total, then the online and offline room lists, paged."""
+    capture = Capture(direction="following", via="api")
+    try:
+        fetched = client.get_json(res.endpoint(ONLINE_PATH))
+    except SourceError as exc:
+        _failed(capture, "online_followed_rooms", exc)
+    else:
+        data = fetched.data
+        if isinstance(data, dict) and isinstance(data.get("total"), int) and not isinstance(data["total"], bool):
+            capture.reported_total = data["total"]
+            capture.pages.append({"request": fetched.url, "status": fetched.status, "reported_total": data["total"],
+                                  "online": data.get("online")})
+        else:
+            capture.problems.append("online_followed_rooms: expected an object with an integer 'total'")
+            capture.rejects.append(Reject("expected an object with an integer 'total'", payload=data,
+                                          key="online_followed_rooms"))
+    if capture.blocked != "login":  # every other request would get the login page too
+        for list_name, offline in (("online", False), ("offline", True)):
+            _page_room_list(client, res, capture, list_name, offline)
+    capture.requests, capture.retries = client.requests, client.retries
+    return capture
+
+
+def _page_room_list(client: HttpClient, res: FollowsResource, capture: Capture, list_name: str,
+                    offline: bool) -> None:
+    offset, seen, total = 0, 0, None
+    for page in range(MAX_PAGES):
+        params = {"follow": "true", "limit": PAGE_LIMIT, "offset": offset}
+        if offline:
+            params["offline"] = "true"
+        what = f"{list_name} room list offset {offset}"
+        try:
+            fetched = client.get_json(res.endpoint(ROOMLIST_PATH), params=params)
+        except SourceError as exc:
+            _failed(capture, what, exc)
+            return
+        data = fetched.data
+        if (not isinstance(data, dict) or not isinstance(data.get("rooms"), list)
+                or not isinstance(data.get("total_count"), int)):
+            reason = f"{what}: expected an object with a 'rooms' list and an integer 'total_count'"
+            capture.problems.append(reason)
+            capture.pages.append({"request": fetched.url, "status": fetched.status, "error": reason})
+            capture.rejects.append(Reject(reason, payload=data, key=what))
+            return
+        total = data["total_count"]
+        n = _rooms(capture, data["rooms"], what, list_name, ROOM_SCHEMA, "username")
+        seen += n
+        capture.pages.append({"request": fetched.url, "status": fetched.status, "rooms": n,
+                              "reported_total": total})
+        offset += n
+        if n == 0 or offset >= total:
+            break
+    if total is not None and seen != total:
+        capture.problems.append(f"the {list_name} room list gave {seen} rooms but reported total_count {total}")
+
+
+def fetch_followers(client: HttpClient, res: FollowsResource) -> Capture:
+    """The owner's followers: the followers page (HTML), page by page until a page lists nobody."""
+    capture = Capture(direction="follower", via="html")
+    for page in range(1, MAX_PAGES + 1):
+        what = f"followers page {page}"
+        try:
+            fetched = client.request("GET", res.endpoint(FOLLOWERS_PATH), params={"page": page},
+                                     headers={"Accept": "text/html"})
+            if fetched.status != 200:
+                client.parse(fetched)  # raises SourceError with the status and a snippet
+        except SourceError as exc:
+            _failed(capture, what, exc)
+            break
+        text = fetched.text
+        blocked = _html_blocked(text, fetched.url)
+        if blocked:
+            _failed(capture, what, SourceError(SOURCE, blocked, status=fetched.status, url=fetched.url, body=text))
+            break
+        names, total = parse_html(text, "follower")
+        if total is not None:
+            capture.reported_total = total
+        before = capture.listed
+        for name in names:
+            capture.add(name, {"list": "followers"})
+        capture.pages.append({"request": fetched.url, "status": fetched.status, "names": len(names),
+                              "reported_total": total})
+        if not names or capture.listed == before or (total is not None and capture.listed >= total):
+            break
+    if capture.reported_total is None and not capture.problems:
+        capture.problems.append("the followers page shows no total: the list cannot be checked")
+    capture.requests, capture.retries = client.requests, client.retries
+    return capture
+
+
+def _html_blocked(text: str, url: str = "") -> Optional[str]:
+    if "/auth/login" in url or re.search(r'<input[^>]+name="password"', text):
+        return "login page"
+    if "Just a moment" in text[:5000] or "cf_chl_opt" in text or "Attention Required! | Cloudflare" in text[:5000]:
+        return "Cloudflare challenge page"
+    return None
+
+
+def parse_html(text: str, direction: str) -> tuple[list[str], Optional[int]]:
+    """Usernames and the reported total of a saved or fetched page. Following (`/followed-cams/`): room
+    tiles' `data-room`, total from the embedded `total_followed`; followers: user links `/<name>/`
+    (inside the followers list when the page marks one), total from the `N followers` count."""
+    names: list[str] = []
+    total: Optional[int] = None
+    if direction == "following":
+        names = re.findall(r'data-room="([A-Za-z0-9_]+)"', text)
+        m = re.search(r'total_followed\\?"?\s*:\s*"?(\d+)', text)
+        total = int(m.group(1)) if m else None
+    if not names:
+        block = re.search(r'<ul[^>]*class="[^"]*followers_list[^"]*"[^>]*>(.*?)</ul>', text, re.S)
+        scope = block.group(1) if block else text
+        for name in re.findall(r'<a[^>]+href="/([A-Za-z0-9_]+)/"', scope):
+            if name.lower() not in _RESERVED:
+                names.append(name)
+        if direction != "following":
+            m = re.search(r'class="followers_total"[^>]*>\s*([\d,]+)', text) or re.search(
+                r'([\d,]+)\s+followers\b', text)
+            total = int(m.group(1).replace(",", "")) if m else None
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(htmllib.unescape(name).lower(), None)
+    return list(seen), total
+
+
+# ---------------------------------------------------------------------------------------------------
+def capture_from_file(path: Path, direction: str, asserted_complete: bool = False) -> Capture:
+    """A saved page, a saved JSON answer (or a list of them) or an export file, as a capture."""
+    direction = DIRECTIONS[direction]
+    raw = path.read_bytes()
+    capture = Capture(direction=direction, via="import", asserted_complete=asserted_complete, file=path.name)
+    request = f"file://{path.name}"
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+        if text.lstrip()[:1] == "{" or text.lstrip()[:1] == "[":
+            capture.problems.append("the file looks like JSON but does not parse (truncated?)")
+            capture.rejects.append(Reject("malformed JSON", body=text[:100_000], key="file"))
+            return capture
+    if data is None and "<" in text[:2000] and re.search(r"<(html|!doctype|body|div|a)\b", text[:5000], re.I):
+        blocked = _html_blocked(text)
+        if blocked:
+            reason = LOGIN_HELP if blocked == "login page" else CLOUDFLARE_HELP
+            capture.blocked = "login" if blocked == "login page" else "cloudflare"
+            capture.problems.append(f"the saved page is a {blocked}, not the list")
+            capture.rejects.append(Reject(f"{blocked}: {reason}", body=text[:100_000], key="file"))
+            return capture
+        names, total = parse_html(text, direction)
+        capture.reported_total = total
+        for name in names:
+            capture.add(name, {"list": "page"})
+        capture.pages.append({"request": request, "names": len(names), "reported_total": total})
+        if not names:
+            capture.problems.append("no usernames found in the saved page")
+        return capture
+    if data is None:  # one username a line (a CSV's first column)
+        data = [line.split(",")[0].strip().strip('"') for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+        if data and data[0].lower() in ("username", "user", "name", "room"):
+            data = data[1:]
+    answers = data if isinstance(data, list) and data and all(isinstance(a, dict) and (
+        "rooms" in a or "online_rooms" in a) for a in data) else [data]
+    totals: list[int] = []
+    for n, answer in enumerate(answers):
+        what = f"answer {n}" if len(answers) > 1 else "file"
+        if isinstance(answer, dict) and "online_rooms" in answer:
+            _rooms(capture, answer["online_rooms"], what, "online", ONLINE_ROOM_SCHEMA, "room")
+            if isinstance(answer.get("total"), int):
+                totals.append(answer["total"])
+        elif isinstance(answer, dict) and "rooms" in answer:
+            _rooms(capture, answer["rooms"], what, "room_list", ROOM_SCHEMA, "username")
+            if isinstance(answer.get("total_count"), int):
+                totals.append(answer["total_count"])
+        elif isinstance(answer, dict) and isinstance(answer.get("usernames"), list):
+            _plain(capture, answer["usernames"], what)
+        elif isinstance(answer, list):
+            _plain(capture, answer, what)
+        else:
+            capture.problems.append(f"{what}: not a followed-rooms answer, a saved page or a list of usernames")
+            capture.rejects.append(Reject("unknown file shape", payload=answer if not isinstance(answer, str)
+                                          else None, body=answer if isinstance(answer, str) else None, key=what))
+        capture.pages.append({"request": request, "answer": n})
+    if totals:
+        if len(set(totals)) == 1:
+            capture.reported_total = totals[0]
+        else:
+            capture.problems.append(f"the saved answers report different totals {sorted(set(totals))}: "
+                                    f"they are not one list")
+    return capture
+
+
+def _plain(capture: Capture, items: list, what: str) -> None:
+    for n, item in enumerate(items):
+        name = item if isinstance(item, str) else (item.get("username") or item.get("room")) \
+            if isinstance(item, dict) else None
+        if not isinstance(name, str) or not USERNAME.match(name.strip()):
+            capture.bad_entries += 1
+            capture.rejects.append(Reject(f"not a username: {str(item)[:40]!r}",
+                                          payload=item if isinstance(item, (dict, list)) else None,
+                                          body=None if isinstance(item, (dict, list)) else str(item),
+                                          key=f"{what} entry {n}"))
+            continue
+        capture.add(name.strip(), {"list": "export"})
+
+
+def import_file(conn, path: Path, direction: str, *, fetched_at: Optional[datetime] = None,
+                asserted_complete: bool = False, schema: str = "raw") -> tuple[Capture, load.Landed]:
+    """`mhc import-follows`: land a file as a live fetch would; the same file twice changes nothing."""
+    capture = capture_from_file(path, direction, asserted_complete)
+    if fetched_at is None:
+        fetched_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    batch = capture.batch(fetched_at, f"file://{path.name}",
+                          key=f"import|{capture.direction}|{digest}|{int(asserted_complete)}")
+    batch.meta["file"] = path.name
+    return capture, load.land(conn, batch, schema=schema)
+
+
+# ---------------------------------------------------------------------------------------------------
+class FollowsConfig(dg.Config):
+    directions: list[str] = ["following", "followers"]
+    fetched_at: Optional[str] = None  # ISO-8601; default now (tests and replays pin it)
+
+
+CHECKS = {"following": "following_list_complete", "follower": "followers_list_complete"}
+
+
+@dg.asset(
+    key=ASSET_KEY,
+    group_name="landing_follows",
+    kinds={"python", "postgres"},
+    owners=["team:mhc-pipeline"],
+    description=(
+        "The owner's following list (followed-rooms JSON endpoints: reported total, then the paged online and "
+        "offline room lists) and followers list (the followers page), with the owner's session cookies. One "
+        "row per captured list in `raw.follow_lists`, complete or not, with its verdict: only complete lists "
+        "are diffed downstream (follows, follow_history). The checks say whether each list was complete."
+    ),
+    check_specs=[dg.AssetCheckSpec(name, asset=ASSET_KEY, description=f"The last {d} list was complete "
+                                   "(an incomplete one is landed but changes nothing)")
+                 for d, name in CHECKS.items()],
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
+)
+def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postgres: PostgresResource,
+                 follows: FollowsResource):
+    started = time.monotonic()
+    fetched_at = parse_time(config.fetched_at)
+    wanted = [DIRECTIONS[d] for d in config.directions]
+    meta: dict[str, Any] = {"rows_landed": 0, "rows_quarantined": 0}
+    checks: list[dg.AssetCheckResult] = []
+    with postgres.connect() as conn:
+        for direction in CHECKS:
+            if direction not in wanted:
+                checks.append(dg.AssetCheckResult(check_name=CHECKS[direction], passed=True,
+                                                  metadata={"fetched": False}))
+                continue
+            with follows.client() as client:
+                if direction == "following":
+                    capture, request = fetch_following(client, follows), follows.endpoint(ONLINE_PATH)
+                else:
+                    capture, request = fetch_followers(client, follows), follows.endpoint(FOLLOWERS_PATH)
+            landed = load.land(conn, capture.batch(fetched_at, request), schema=postgres.raw_schema)
+            name = "followers" if direction == "follower" else "following"
+            meta["rows_landed"] += landed.rows
+            meta["rows_quarantined"] += landed.quarantined
+            meta.update({f"{name}_listed": capture.listed, f"{name}_reported_total": capture.reported_total or 0,
+                         f"{name}_complete": capture.complete, f"{name}_pages": len(capture.pages),
+                         f"{name}_retries": capture.retries})
+            verdict = redact(capture.verdict())
+            (context.log.info if capture.complete else context.log.warning)(f"{name} list: {verdict}")
+            checks.append(dg.AssetCheckResult(
+                check_name=CHECKS[direction], passed=capture.complete,
+                severity=dg.AssetCheckSeverity.ERROR if capture.blocked else dg.AssetCheckSeverity.WARN,
+                metadata={"verdict": verdict, "listed": capture.listed,
+                          "reported_total": capture.reported_total if capture.reported_total is not None else -1}))
+    meta.update(fetched_at=fetched_at.isoformat(), seconds=round(time.monotonic() - started, 3))
+    return dg.MaterializeResult(metadata=meta, check_results=checks)
