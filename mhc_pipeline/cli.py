@@ -301,12 +301,23 @@ def cmd_dev(args: argparse.Namespace) -> int:
             print(line)
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
+    # started from a background job, a process inherits SIGINT ignored: restore it for dagster dev
+    proc = subprocess.Popen([dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)],
+                            cwd=settings.PROJECT_ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Ctrl-C reaches dagster dev through the terminal; a SIGTERM (a supervisor, `kill`) is passed on to it,
+    # so that its webserver, daemon and code servers never outlive this command
+    signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
     try:
-        return subprocess.call([dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)],
-                               cwd=settings.PROJECT_ROOT)
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                proc.send_signal(signal.SIGINT)
     finally:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(10)
