@@ -28,6 +28,10 @@ test: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/mhc dev
 
+## docs: the dbt docs site (dbt docs generate --static), served on http://127.0.0.1:8080
+docs: $(STAMP)
+	$(BIN)/mhc docs
+
 ## bench: the benchmarks in bench/ (figures printed side by side)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_affiliate_landing.py

@@ -5,6 +5,7 @@
     mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
     mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
     mhc build [--as-of TS] [--full-refresh]   dbt build (through Dagster, so it shows in the UI)
+    mhc docs [--port 8080] [--no-serve]   generate the dbt docs site (static) and serve it on 127.0.0.1
     mhc import-follows following|followers FILE [--complete]   land a saved page / export of a follow list
     mhc events-worker                consume the owner's Events API feed continuously
     mhc backfill cbhours-activity --days 60   CBHours activity backfill with a progress bar
@@ -37,6 +38,10 @@ log = logging.getLogger("mhc")
 
 # ---------------------------------------------------------------------------------------------------
 def _setup(verbose: bool = False) -> None:
+    import warnings
+
+    # Dagster flags beta parameters (backfill_policy) at import; not news to an operator
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
@@ -143,9 +148,76 @@ def _simulator_in_process(demo: bool = False) -> Iterator[str]:
         sim.stop()
 
 
-def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = None):
+class _RunProgress:
+    """Live feedback while a job runs in this process: one line per landing as it lands, and a progress
+    bar over the dbt models (built or failed) and checks; read from the run's own event log."""
+
+    def __init__(self, instance, run_id: str, models_total: int):
+        import threading
+
+        self.instance, self.run_id, self.models_total = instance, run_id, models_total
+        self.printed: set[str] = set()
+        self.out = sys.stdout  # the terminal: the run's own stdout (dbt's) is redirected to a log file
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
+        self._bar = None
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+        if self._bar is not None:
+            self._bar.close()
+
+    def _loop(self) -> None:
+        from dagster import DagsterEventType as T
+        from tqdm import tqdm
+
+        cursor, models, checks = None, 0, 0
+        kinds = {T.ASSET_MATERIALIZATION, T.ASSET_CHECK_EVALUATION, T.STEP_FAILURE}
+        while True:
+            stopping = self._stop.wait(0.5)
+            try:
+                conn = self.instance.get_records_for_run(self.run_id, cursor=cursor, of_type=kinds)
+            except Exception:  # the run is not stored yet
+                continue
+            cursor = conn.cursor
+            for record in conn.records:
+                event = record.event_log_entry.dagster_event
+                if event.event_type == T.ASSET_MATERIALIZATION:
+                    mat = event.event_specific_data.materialization
+                    md = {k: v.value for k, v in mat.metadata.items()}
+                    if "rows_landed" in md:
+                        line = _landing_line(mat.asset_key.to_user_string(), md)
+                        self.printed.add(mat.asset_key.to_user_string())
+                        tqdm.write(line, file=self.out)
+                        continue
+                    models += 1
+                elif event.event_type == T.ASSET_CHECK_EVALUATION:
+                    checks += 1
+                else:
+                    tqdm.write(f"  step {event.step_key} failed", file=self.out)
+                    continue
+                if self._bar is None and self.models_total:
+                    self._bar = tqdm(total=self.models_total, desc="  dbt models", unit="model", leave=False,
+                                     dynamic_ncols=True, disable=None, file=self.out)
+                if self._bar is not None:
+                    self._bar.n = models
+                    self._bar.set_postfix_str(f"{checks} checks")
+                    self._bar.refresh()
+            if stopping:
+                return
+
+
+def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = None, progress: bool = False):
+    import uuid
+
     import dagster as dg
 
+    from mhc_pipeline.dbt import mhc_dbt_models
     from mhc_pipeline.definitions import defs
 
     instance = dg.DagsterInstance.get()
@@ -153,14 +225,19 @@ def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = 
     config = dict(run_config or {})
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
+    run_id = str(uuid.uuid4())
+    models_total = len(mhc_dbt_models.keys & job.asset_layer.selected_asset_keys)
+    watcher = _RunProgress(instance, run_id, models_total) if progress else contextlib.nullcontext()
     # quiet: the run's events are in the Dagster UI, dbt's own output goes to a log file
     config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     logging.getLogger("dagster").setLevel(logging.WARNING)
     logs = settings.data_dir() / "logs"
     logs.mkdir(exist_ok=True)
     path = logs / f"{job_name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
-    with open(path, "w") as out, contextlib.redirect_stdout(out):
-        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
+    with watcher, open(path, "w") as out, contextlib.redirect_stdout(out):
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags,
+                                        run_id=run_id)
+    result.landings_shown = getattr(watcher, "printed", set())
     print(f"  (dbt output: {path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
     return result
 
@@ -169,17 +246,25 @@ _EXTRAS = ("pages", "duplicates", "models", "online", "segments", "not_in_trophy
            "replayed_dropped", "unknown_methods", "retries")
 
 
+def _landing_line(key: str, md: dict) -> str:
+    extras = ", ".join(f"{md[k]} {k.replace('_', ' ')}" for k in _EXTRAS if md.get(k) not in (None, 0, ""))
+    seconds = f" in {md['seconds']:.1f}s" if isinstance(md.get("seconds"), (int, float)) else ""
+    return (f"  {key}: {md['rows_landed']} rows landed, {md['rows_quarantined']} quarantined"
+            + (f" ({extras})" if extras else "") + seconds)
+
+
 def _summarise_run(result) -> list[str]:
+    """One line per landing (unless the live progress showed it already), then the dbt totals."""
     lines, models = [], 0
+    shown = getattr(result, "landings_shown", set())
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         md = {k: v.value for k, v in mat.metadata.items()}
         if "rows_landed" not in md:
             models += 1
             continue
-        extras = ", ".join(f"{md[k]} {k.replace('_', ' ')}" for k in _EXTRAS if md.get(k) not in (None, 0, ""))
-        lines.append(f"  {mat.asset_key.to_user_string()}: {md['rows_landed']} rows landed, "
-                     f"{md['rows_quarantined']} quarantined" + (f" ({extras})" if extras else ""))
+        if mat.asset_key.to_user_string() not in shown:
+            lines.append(_landing_line(mat.asset_key.to_user_string(), md))
     checks = result.get_asset_check_evaluations()
     passed = sum(1 for c in checks if c.passed)
     if models or checks:
@@ -211,7 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _step(2, total, f"simulator: {sim_state}")
         t = time.monotonic()
         _step(3, total, "running job full_cycle (every source, then dbt build) ...")
-        result = _run_job("full_cycle")
+        result = _run_job("full_cycle", progress=True)
         for line in _summarise_run(result):
             print(line)
         if not result.success:
@@ -281,6 +366,9 @@ def _source_lines(cur, schema: str) -> list[str]:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     settings.prepare_env()
+    if port_in_use(args.host, args.port):
+        print(f"error: {_port_taken_message('dev', args.host, args.port)}", file=sys.stderr)
+        return 2
     url = _ensure_database()
     home = dagster_home()
     sim = None
@@ -296,9 +384,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
         # the dbt_follows_landing sensor rebuilds the models downstream of new data; build everything
         # (seeds included) once so that its first partial run has every table it reads
         print("first start on this database: building every dbt model once (job dbt_build) ...", flush=True)
-        result = _run_job("dbt_build")
+        result = _run_job("dbt_build", progress=True)
         for line in _summarise_run(result):
             print(line)
+    orphans = _fail_orphaned_runs()
+    if orphans:
+        print(f"marked {orphans} run(s) failed that an earlier `mhc dev` left in progress when it stopped", flush=True)
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
     # started from a background job, a process inherits SIGINT ignored: restore it for dagster dev
@@ -321,6 +412,90 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(10)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _port_taken_message(what: str, host: str, port: int) -> str:
+    return (f"port {port} on {host} is already in use, so {what} cannot listen there. Another `mhc dev` or "
+            f"`mhc docs` may still be running (`ss -ltnp 'sport = :{port}'` shows which process); stop it, or "
+            f"choose another port: `mhc {what.split()[0]} --port {port + 1}`.")
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """`dbt docs generate --static` (one self-contained HTML file with the catalog of the built tables),
+    then serve it on 127.0.0.1 until Ctrl-C."""
+    import http.server
+    import shutil
+
+    settings.prepare_env(check=False)
+    url = _ensure_database()
+    if not args.no_serve and port_in_use(args.host, args.port):
+        print(f"error: {_port_taken_message('docs', args.host, args.port)}", file=sys.stderr)
+        return 2
+    site = settings.data_dir() / "dbt_docs"
+    dbt = str(Path(sys.executable).parent / "dbt")
+    project = str(settings.DBT_PROJECT_DIR)
+    if not _models_built(url):
+        print("note: the models are not built on this database yet, so the docs have descriptions and lineage "
+              "but no column types; run `make demo` (or `mhc build`) first for the full catalog.", flush=True)
+    print("dbt docs generate --static ...", flush=True)
+    started = time.monotonic()
+    proc = subprocess.run([dbt, "docs", "generate", "--static", "--project-dir", project, "--profiles-dir", project,
+                           "--target-path", str(site), "--log-path", str(settings.data_dir() / "logs")],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], file=sys.stderr)
+        print("error: dbt docs generate failed (its output is above)", file=sys.stderr)
+        return 1
+    shutil.copyfile(site / "static_index.html", site / "index.html")
+    print(f"  wrote {site / 'index.html'} in {time.monotonic() - started:.1f}s")
+    if args.no_serve:
+        return 0
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(site), **kw)
+
+        def log_message(self, *a):  # no request log on the terminal
+            pass
+
+    server = http.server.ThreadingHTTPServer((args.host, args.port), Quiet)
+    print(f"dbt docs: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _fail_orphaned_runs() -> int:
+    """Runs that a schedule or sensor launched under an earlier `mhc dev` and that were still in progress
+    when it stopped: their process is gone, and Dagster's default run launcher cannot notice it, so
+    they would show as in progress forever. Mark them failed (what they landed stays landed: every batch
+    is its own transaction). Runs of `mhc demo`/`mhc build` (in-process, no schedule or sensor) are left
+    alone."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    stuck = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING,
+                                                               dg.DagsterRunStatus.STARTED,
+                                                               dg.DagsterRunStatus.CANCELING]))
+    failed = 0
+    for run in stuck:
+        if "dagster/schedule_name" in run.tags or "dagster/sensor_name" in run.tags:
+            instance.report_run_failed(run, "interrupted: the `mhc dev` that ran it stopped before it finished")
+            failed += 1
+    return failed
 
 
 def _models_built(url: str) -> bool:
@@ -395,7 +570,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     config = {"as_of": args.as_of, "full_refresh": args.full_refresh}
     print(f"dbt build{' --full-refresh' if args.full_refresh else ''}"
           f"{' with as_of=' + args.as_of if args.as_of else ''} ...", flush=True)
-    result = _run_job("dbt_build", {"ops": {"mhc_dbt_models": {"config": config}}})
+    result = _run_job("dbt_build", {"ops": {"mhc_dbt_models": {"config": config}}}, progress=True)
     for line in _summarise_run(result):
         print(line)
     if not result.success:
@@ -545,6 +720,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="dbt build (as a Dagster run)")
     p.add_argument("--as-of", default=None, help="build time of the merge (dbt var as_of), ISO-8601")
     p.add_argument("--full-refresh", action="store_true")
+    p = sub.add_parser("docs", help="generate the dbt docs site (dbt docs generate --static) and serve it")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--no-serve", action="store_true", help="only generate the site")
     p = sub.add_parser("events-worker", help="consume the owner's Events API feed continuously")
     p.add_argument("--timeout", type=int, default=30, help="long-poll timeout, seconds (0-90)")
     p = sub.add_parser("backfill", help="backfill a partitioned source (cbhours-activity)")
@@ -567,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": cmd_simulate,
         "land": cmd_land,
         "build": cmd_build,
+        "docs": cmd_docs,
         "import-follows": cmd_import_follows,
         "db": cmd_db,
         "events-worker": cmd_events_worker,

@@ -51,7 +51,26 @@ def _manifest_is_stale() -> bool:
     root = settings.DBT_PROJECT_DIR
     files = [root / "dbt_project.yml"] + [
         f for folder in ("models", "macros", "seeds", "tests") for f in (root / folder).rglob("*") if f.is_file()]
-    return any(f.stat().st_mtime > written for f in files if f.exists())
+    if any(f.stat().st_mtime > written for f in files if f.exists()):
+        return True
+    return not _manifest_matches_target()
+
+
+def _manifest_matches_target() -> bool:
+    """The manifest names the database (and product schema) the models are built in now: its relation
+    names carry both, and Dagster's row counts query them, so a manifest parsed for another database
+    (`MHC_DATABASE_URL` changed) must be parsed again."""
+    import orjson
+
+    try:
+        nodes = orjson.loads(DBT_PROJECT.manifest_path.read_bytes()).get("nodes", {})
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    models = [n for n in nodes.values() if n.get("resource_type") == "model"]
+    databases = {n.get("database") for n in models}
+    schemas = {n.get("schema") for n in models}
+    return (databases == {os.environ.get("MHC_PG_DBNAME", "mhc")}
+            and os.environ.get("MHC_PRODUCT_SCHEMA", "mhc") in schemas)
 
 
 # Every dbt node follows the landed data on its own, through the `dbt_follows_landing` automation sensor

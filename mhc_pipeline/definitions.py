@@ -106,11 +106,22 @@ dbt_follows_landing = dg.AutomationConditionSensorDefinition(
     description="Rebuilds the dbt models downstream of newly landed data (one run at a time).",
 )
 
+# written by the loader for every source (not by one landing asset): its own node in the graph
+batch_ledger = dg.AssetSpec(
+    key=dg.AssetKey(["raw", "batches"]),
+    group_name="landing_loader",
+    kinds={"postgres"},
+    owners=["team:mhc-pipeline"],
+    description="The loader's batch ledger `raw.batches`: one row per landed batch (source, table, fetch time, "
+                "rows, quarantined), written in the same transaction as the batch's rows by every landing asset; "
+                "a batch id that is already there is never landed twice. The freshness and coverage marts read it.",
+)
+
 landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.events, stats.stats_api,
                   statbate.statbate_landing, follows.follow_lists]
 
 defs = dg.Definitions(
-    assets=[*landing_assets, cbhours.cbhours_activity, mhc_dbt_models],
+    assets=[*landing_assets, cbhours.cbhours_activity, batch_ledger, mhc_dbt_models],
     jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, stats_cycle, statbate_daily, follows_daily,
           cbhours_activity_job, statbate_lookup, full_cycle, dbt_build],
     schedules=[*schedules, cbhours_activity_today],

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Optional
 import dagster as dg
 import orjson
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import BadResponse, HttpClient, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
@@ -250,11 +250,10 @@ class LandConfig(dg.Config):
 
 
 def landing_metadata(batch: Batch, landed: load.Landed) -> dict[str, Any]:
-    reasons = [r.reason for r in batch.rejects[:5]]
     meta: dict[str, Any] = {
         "rows_landed": landed.rows,
         "rows_quarantined": landed.quarantined,
-        "first_quarantine_reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons) or "none"),
+        "first_quarantine_reasons": metadata.reasons_md(r.reason for r in batch.rejects),
         "already_landed": landed.already_landed,
         "batch_id": str(landed.batch_id),
         "fetched_at": batch.fetched_at.isoformat(),
@@ -294,4 +293,4 @@ def affiliate_onlinerooms(
         f"{batch.meta.get('duplicates', 0)} duplicates dropped, {batch.meta.get('pages')} pages"
         + (" (batch was already landed)" if landed.already_landed else "")
     )
-    return dg.MaterializeResult(metadata=meta)
+    return dg.MaterializeResult(metadata=metadata.landing(meta))

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 
 import dagster as dg
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, Reject
 from mhc_pipeline.resources import PostgresResource
@@ -232,13 +232,12 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
     meta: dict[str, Any] = {
         "rows_landed": landed.rows,
         "rows_quarantined": landed.quarantined,
-        "first_quarantine_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {r.reason}" for r in batch.rejects[:5]) or "none"),
+        "first_quarantine_reasons": metadata.reasons_md(r.reason for r in batch.rejects),
         "fetched_at": batch.fetched_at.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
     }
     meta.update({k: v for k, v in batch.meta.items() if isinstance(v, (int, float, str))})
-    return meta
+    return metadata.landing(meta)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 import orjson
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
 from mhc_pipeline.resources import PostgresResource
@@ -111,6 +111,9 @@ class DrainResult:
     events_landed: int = 0
     replayed_dropped: int = 0
     quarantined: int = 0
+    reasons: list[str] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
     unknown_methods: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     last_event_id: str | None = None
@@ -122,6 +125,10 @@ class DrainResult:
             "answers": self.answers,
             "rows_landed": self.events_landed,
             "rows_quarantined": self.quarantined,
+            "first_quarantine_reasons": metadata.reasons_md(self.reasons),
+            "pages": self.answers,
+            "requests": self.requests,
+            "retries": self.retries,
             "replayed_dropped": self.replayed_dropped,
             "unknown_methods": sum(self.unknown_methods.values()),
             "unknown_method_names": ", ".join(sorted(self.unknown_methods)) or "none",
@@ -190,6 +197,7 @@ def drain(
                     url = next_url  # followed verbatim (it carries the token: kept in memory only)
                 elif last_id:
                     url = res.start_url(last_id, poll_timeout)
+                result.requests, result.retries = client.requests, client.retries
                 if (until_empty and not events) or stop():
                     break
     finally:
@@ -262,6 +270,8 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
                        extra_sql=load.set_cursor(res.feed(), new_last, schema) if new_last else None)
     result.events_landed += landed.rows
     result.quarantined += landed.quarantined
+    if not landed.already_landed:
+        result.reasons.extend(r.reason for r in batch.rejects)
     result.batches += 0 if landed.already_landed else 1
     return new_last
 
@@ -292,7 +302,7 @@ def events(context: dg.AssetExecutionContext, postgres: PostgresResource, events
         f"events: {result.events_landed} landed in {result.batches} batches, {result.replayed_dropped} replayed "
         f"dropped, {result.quarantined} quarantined, unknown methods: {result.unknown_methods or 'none'}"
     )
-    return dg.MaterializeResult(metadata=result.as_metadata())
+    return dg.MaterializeResult(metadata=metadata.landing(result.as_metadata()))
 
 
 def run_worker(dsn: str, res: EventsResource, *, poll_timeout: int = 30, schema: str = "raw",

@@ -30,7 +30,7 @@ from typing import Any, Optional
 import dagster as dg
 import orjson
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
@@ -463,7 +463,8 @@ def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postg
     started = time.monotonic()
     fetched_at = parse_time(config.fetched_at)
     wanted = [DIRECTIONS[d] for d in config.directions]
-    meta: dict[str, Any] = {"rows_landed": 0, "rows_quarantined": 0}
+    meta: dict[str, Any] = {"rows_landed": 0, "rows_quarantined": 0, "pages": 0, "retries": 0}
+    reasons: list[str] = []
     checks: list[dg.AssetCheckResult] = []
     with postgres.connect() as conn:
         for direction in CHECKS:
@@ -476,10 +477,14 @@ def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postg
                     capture, request = fetch_following(client, follows), follows.endpoint(ONLINE_PATH)
                 else:
                     capture, request = fetch_followers(client, follows), follows.endpoint(FOLLOWERS_PATH)
-            landed = load.land(conn, capture.batch(fetched_at, request), schema=postgres.raw_schema)
+            batch = capture.batch(fetched_at, request)
+            landed = load.land(conn, batch, schema=postgres.raw_schema)
             name = "followers" if direction == "follower" else "following"
             meta["rows_landed"] += landed.rows
             meta["rows_quarantined"] += landed.quarantined
+            meta["pages"] += len(capture.pages)
+            meta["retries"] += capture.retries
+            reasons.extend(r.reason for r in batch.rejects)
             meta.update({f"{name}_listed": capture.listed, f"{name}_reported_total": capture.reported_total or 0,
                          f"{name}_complete": capture.complete, f"{name}_pages": len(capture.pages),
                          f"{name}_retries": capture.retries})
@@ -491,4 +496,4 @@ def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postg
                 metadata={"verdict": verdict, "listed": capture.listed,
                           "reported_total": capture.reported_total if capture.reported_total is not None else -1}))
     meta.update(fetched_at=fetched_at.isoformat(), seconds=round(time.monotonic() - started, 3))
-    return dg.MaterializeResult(metadata=meta, check_results=checks)
+    return dg.MaterializeResult(metadata=metadata.landing(meta, reasons), check_results=checks)

@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import dagster as dg
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject, validate
 from mhc_pipeline.resources import PostgresResource
@@ -334,13 +334,13 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
         "rows_landed": landed.rows,
         "rows_quarantined": landed.quarantined,
         "already_landed": landed.already_landed,
-        "first_quarantine_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {r.reason}" for r in batch.rejects[:5]) or "none"),
+        "first_quarantine_reasons": metadata.reasons_md(r.reason for r in batch.rejects),
         "fetched_at": batch.fetched_at.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
     }
     meta.update({k: v for k, v in batch.meta.items() if isinstance(v, (int, float, str))})
-    return meta
+    meta.setdefault("pages", len(batch.requests))  # `requests` counts the whole run's (one shared client)
+    return metadata.landing(meta)
 
 
 def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username: Optional[str],

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from mhc_pipeline import load
+from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
@@ -134,8 +134,7 @@ class CycleResult:
             "requests": self.requests,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
-            "first_quarantine_reasons": dg.MetadataValue.md("\n".join(f"- {redact(r)}" for r in self.reasons[:5])
-                                                            or "none"),
+            "first_quarantine_reasons": metadata.reasons_md(self.reasons),
         }
         if self.landed is not None:
             meta["batch_id"] = str(self.landed.batch_id)
@@ -269,4 +268,4 @@ def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: 
         raise dg.Failure(description=redact(f"stats: the snapshot was quarantined: {result.reasons[0]}"),
                          metadata=meta)
     context.log.info(f"stats {fetched_at.isoformat()}: {result.outcome}, {meta['rows_landed']} row landed")
-    yield dg.MaterializeResult(metadata=meta)
+    yield dg.MaterializeResult(metadata=metadata.landing(meta))
