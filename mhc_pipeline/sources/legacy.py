@@ -10,7 +10,7 @@ table (`raw.legacy_<table>`, source `legacy_<the table's actual name>`). The dbt
 What one row of `raw.legacy_<table>` holds (its payload):
 - `row`: the whole legacy row, verbatim (`to_jsonb` of the row; `timestamp` columns as written,
   without a zone);
-- `utc`: every time column of the row as a UTC instant (ISO-8601, `Z`): `timestamp without time
+- `utc`: every time column of the row as a UTC instant (ISO-8601, `+00:00`): `timestamp without time
   zone` values are read as wall-clock time in the legacy zone (MHC_LEGACY_TIMEZONE, default
   America/New_York: the containers ran with TZ=America/New_York, §4) and converted; `timestamptz`
   values keep their instant;
@@ -178,8 +178,8 @@ def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optio
         if udt not in _TIME_TYPES:
             continue
         instant = f"(t.{_q(col)} at time zone %(tz)s)" if udt == "timestamp" else f"t.{_q(col)}"
-        utc_pairs.append(f"'{col}', to_char({instant} at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-    utc_json = f"jsonb_build_object({', '.join(utc_pairs)})::text" if utc_pairs else "'{}'"
+        utc_pairs.append(f"'{col}', {instant}")  # a timestamptz in JSON: ISO-8601 in the session's zone (UTC)
+    utc_json = f"json_build_object({', '.join(utc_pairs)})::text" if utc_pairs else "'{}'"
     person = "t.person_id::text" if table.person and "person_id" in types else "null::text"
     problem = table.problem(set(types)) if table.problem else None
     joins = ""
@@ -202,7 +202,7 @@ def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optio
         else:
             where = f"t.id > %(id)s::{types['id']}"
     sql = (f"select {mark_expr + '::text' if mark else 'null::text'}, t.id::text, {person}, {event_id}, "
-           f"{problem or 'null::text'}, {utc_json}, to_jsonb(t)::text "
+           f"{problem or 'null::text'}, {utc_json}, row_to_json(t)::text "
            f"from {columns.actual} t {joins} where {where} order by {order}")
     return sql, params
 
@@ -264,12 +264,16 @@ def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York",
 def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str, str], result: TableResult, *,
                   time_zone: str, schema: str, chunk_rows: int, progress: bool, fetched_at: datetime,
                   on_chunk) -> None:
+    """Land one table from its high-water mark, chunk by chunk: each chunk is one loader batch (one
+    transaction) whose rows stream from the legacy cursor into the COPY, and whose transaction also
+    moves the mark to its last row."""
     result.actual = columns.actual
     source = f"legacy_{columns.actual}"
-    held_text = load.get_cursor(conn, cursor_name(table), schema)
+    name = cursor_name(table)
+    held_text = load.get_cursor(conn, name, schema)
     held = orjson.loads(held_text) if held_text else None
     if held is not None and held.get("table") != columns.actual:
-        held = None  # the table was renamed since (ids and marks carry over, but be safe: re-read; keys dedupe)
+        held = None  # renamed since: read it again (the history models' keys make the overlap harmless)
     mark = _mark_column(table, columns)
     sql, _ = _select_sql(table, columns, mark, held)
     params = {"tz": time_zone, "at": (held or {}).get("at"), "id": (held or {}).get("id")}
@@ -280,31 +284,52 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
         with legacy.cursor() as cur:
             cur.execute(f"select count(*) from ({sql}) as pending", params)
             total = cur.fetchone()[0]
-        bar = tqdm(total=total, unit="row", desc=f"legacy {columns.actual}", leave=True)
+        bar = tqdm(total=total, unit="row", desc=f"legacy {columns.actual}", leave=True, mininterval=0.5)
     seen: set[Any] = set()
-    head = (b'{"legacy_table":' + orjson.dumps(columns.actual) + b',"time_zone":' + orjson.dumps(time_zone))
+    head = b'{"legacy_table":' + orjson.dumps(columns.actual) + b',"time_zone":' + orjson.dumps(time_zone)
+    block = max(1, min(2_000, chunk_rows))
+    run = fetched_at.isoformat()
     try:
         with legacy.cursor(name=f"mhc_legacy_{table.name}") as cur:
-            cur.itersize = chunk_rows
+            cur.itersize = block
             cur.execute(sql, params)
+            start = held
             while True:
-                rows = cur.fetchmany(chunk_rows)
+                rows = cur.fetchmany(block)
                 if not rows:
                     break
-                batch = _batch(table, columns, source, rows, people, head, fetched_at, seen, result)
-                last = rows[-1]
-                value = orjson.dumps({"table": columns.actual, "at": last[0], "id": last[1]}).decode()
-                landed = load.land(conn, batch, schema=schema,
-                                   extra_sql=load.set_cursor(cursor_name(table), value, schema))
-                if landed.already_landed:  # the same chunk landed before (a reset mark): just move on
-                    with conn.cursor() as wcur:
-                        load.set_cursor(cursor_name(table), value, schema)(wcur)
-                    conn.commit()
-                result.read += len(rows)
+                state = {"last": rows[-1], "read": 0}
+                batch = Batch(source=source, table=table.raw_table, fetched_at=fetched_at,
+                              key=f"{columns.actual}:{run}:after:{orjson.dumps(start).decode()}",
+                              meta={"legacy_table": columns.actual})
+
+                def stream(rows=rows, batch=batch, state=state):
+                    while True:
+                        yield from _records(table, columns, rows, people, head, seen, result, batch)
+                        state["last"] = rows[-1]
+                        state["read"] += len(rows)
+                        if bar is not None:
+                            bar.update(len(rows))
+                        if state["read"] >= chunk_rows:
+                            return
+                        rows = cur.fetchmany(min(block, chunk_rows - state["read"]))
+                        if not rows:
+                            return
+
+                def move_mark(wcur, state=state):
+                    last = state["last"]
+                    value = {"table": columns.actual, "at": last[0], "id": last[1]}
+                    state["value"] = value
+                    load.set_cursor(name, orjson.dumps(value).decode(), schema)(wcur)
+
+                batch.stream = stream()
+                landed = load.land(conn, batch, schema=schema, extra_sql=move_mark)
+                if landed.already_landed:  # cannot happen: a batch key holds the run's time
+                    raise LegacyError(f"chunk {batch.key} of {columns.actual} was already landed")
+                start = state["value"]
+                result.read += state["read"]
                 result.landed += landed.rows
                 result.quarantined += landed.quarantined
-                if bar is not None:
-                    bar.update(len(rows))
                 if on_chunk is not None:
                     on_chunk(table.name, result.read)
     finally:
@@ -313,13 +338,9 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
         legacy.rollback()
 
 
-def _batch(table: Table, columns: Columns, source: str, rows: list[tuple], people: dict[str, str], head: bytes,
-           fetched_at: datetime, seen: set, result: TableResult) -> Batch:
-    """One chunk as a loader batch: good rows as ready JSON (bytes), the others as rejects."""
-    first, last = rows[0], rows[-1]
-    batch = Batch(source=source, table=table.raw_table, fetched_at=fetched_at,
-                  key=f"{columns.actual}:{first[0]}|{first[1]}..{last[0]}|{last[1]}")
-    records: list[bytes] = []
+def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str, str], head: bytes, seen: set,
+             result: TableResult, batch: Batch) -> Iterator[tuple[bytes, str]]:
+    """Rows of the legacy cursor as ready JSON records (bytes) for the loader; the others as rejects."""
     for mark, row_id, person_id, event_id, problem, utc_json, row_json in rows:
         key = f"{columns.actual} id {row_id}"
         if problem is None and table.person:
@@ -333,10 +354,9 @@ def _batch(table: Table, columns: Columns, source: str, rows: list[tuple], peopl
             if len(result.reasons) < 5:
                 result.reasons.append(reason)
             continue
-        username = people.get(person_id) if person_id else None
         extra = b""
-        if username is not None:
-            extra += b',"username":' + orjson.dumps(username)
+        if person_id is not None:
+            extra += b',"username":' + orjson.dumps(people[person_id])
         if table.name == "interactions":
             extra += b',"event_id":' + orjson.dumps(event_id)
             row = orjson.loads(row_json)
@@ -344,10 +364,7 @@ def _batch(table: Table, columns: Columns, source: str, rows: list[tuple], peopl
             if dedupe in seen:
                 result.duplicates += 1
             seen.add(dedupe)
-        records.append(head + extra + b',"utc":' + utc_json.encode() + b',"row":' + row_json.encode() + b"}")
-    batch.records = records
-    batch.meta = {"legacy_table": columns.actual, "rows": len(rows)}
-    return batch
+        yield head + extra + b',"utc":' + utc_json.encode() + b',"row":' + row_json.encode() + b"}", ""
 
 
 def summary_lines(results: dict[str, TableResult]) -> list[str]:
