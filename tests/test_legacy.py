@@ -156,6 +156,9 @@ def test_history_tables_hold_the_legacy_rows_marked_as_legacy(story, conn):
     assert _one(conn, "select count(*) from mhc.cbhours_live_stats where origin = 'legacy'")[0] == \
         ex.live_stats + new_live
     assert _one(conn, "select count(*) from mhc.cbhours_activity where origin = 'legacy'")[0] == ex.activity
+    assert _one(conn, "select count(*) from mhc.statbate_model_info where origin = 'legacy'")[0] == ex.statbate_model
+    assert _one(conn, "select count(*) from mhc.statbate_member_info where origin = 'legacy'")[0] == ex.statbate_member
+    assert _one(conn, "select gender, rank from mhc.statbate_model_info where username = 'model_01'") == ("f", 301)
     # one row per legacy broadcast, never a made-up series; each one broadcast session
     per_broadcast = _one(conn, """select count(*), count(distinct (person_id, session_start))
                                     from mhc.affiliate_api_snapshots where origin = 'legacy'""")

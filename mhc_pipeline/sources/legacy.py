@@ -29,9 +29,10 @@ exactly those, and a run killed midway loses and doubles nothing. Rows that poin
 from the legacy `persons` table, or that cannot be parsed (e.g. a StatBate `raw_payload` that is not a
 JSON object), are quarantined with their reason; the rest of the chunk lands.
 
-Not brought over: tables outside the list below (sessions of the owner's room, media, CRM notes,
-job state, ...); the legacy `role` column (evidence from the rows decides the role; StatBate's
-rid/did are kept as evidence); `v_person_current_state` (rebuilt by the merge).
+Landed but not folded by dbt: StatBate rows of source cb_stats and manual, event_logs rows with no
+interaction, follower_count_history. Not read: tables outside TABLES (the owner's own sessions, media,
+DMs, CRM notes, job state, ...). The legacy `role` is evidence, not truth: persons folds it with what
+the rows show (StatBate's rid/did count too); `v_person_current_state` is rebuilt by the merge.
 """
 
 
