@@ -369,7 +369,8 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
                     (ids[m], WINTER - timedelta(days=30 - i)))
         ex.follow_history += 1
     cur.execute("insert into follow_history (person_id, direction, action, source, created_at)"
-                " values (%s, 'following', 'follow', 'list_scrape', %s), (%s, 'following', 'unfollow', 'list_scrape', %s)",
+                " values (%s, 'following', 'follow', 'list_scrape', %s),"
+                " (%s, 'following', 'unfollow', 'list_scrape', %s)",
                 (ids[models[6]], WINTER - timedelta(days=20), ids[models[6]], WINTER - timedelta(days=5)))
     ex.follow_history += 2
     for i, m in enumerate(models[:10]):

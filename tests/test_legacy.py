@@ -17,7 +17,8 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from mhc_pipeline import db
+from mhc_pipeline import db, load
+from mhc_pipeline.load import Batch
 from mhc_pipeline.settings import PROJECT_ROOT
 from mhc_pipeline.sources import legacy
 from tests import legacy_fixture as lf
@@ -85,6 +86,14 @@ def story(pg_url):
         third = legacy.import_legacy(conn, secret_url, chunk_rows=25)
         after_third = _raw_counts(conn)
         unchanged_after_three = lf.checksums(legacy_url)
+        # live collection beside the import: the Events API delivers one event the legacy system also
+        # logged (same id) and one new event
+        known = expected.real_repeats[0]
+        live = [{"method": "chatMessage", "id": event_id, "object": {
+                    "broadcaster": lf.OWNER, "user": {"username": "viewer_00"}, "message": {"message": "hi"}}}
+                for event_id in (known, f"{int(AS_OF.timestamp() * 1000)}-0")]
+        load.land(conn, Batch(source="events", table="events", fetched_at=AS_OF - timedelta(minutes=1),
+                              records=live, scope="test"))
     result = dg.materialize([mhc_dbt_models], resources=defs.resources, raise_on_error=False, run_config={
         "ops": {"mhc_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}}})
     failures = [e.message for e in result.all_events if e.is_failure][:3]
@@ -182,7 +191,8 @@ def test_cbhours_activity_nulls_stay_unknown_and_codes_are_normalised(story, con
     ex = story["expected"]
     assert _one(conn, "select count(*) filter (where followers is null), count(*) filter (where followers = 0) "
                       "from mhc.cbhours_activity where origin = 'legacy'") == (ex.activity_nulls, 0)
-    genders = {r for (r,) in _fetch(conn, "select distinct gender from mhc.cbhours_live_stats where gender is not null")}
+    genders = {r for (r,) in _fetch(conn, "select distinct gender from mhc.cbhours_live_stats "
+                                          "where gender is not null")}
     assert genders == {"f", "m", "t", "c"}
     shows = {r for (r,) in _fetch(conn, "select distinct show_type from mhc.cbhours_activity")}
     assert shows == {"public"}
@@ -206,7 +216,11 @@ def test_doubled_interactions_collapse_and_real_repeats_stay(story, conn):
         == 15 + 1
     for event_id in ex.real_repeats:
         assert _one(conn, "select count(*) from mhc.interactions where id = %s", event_id)[0] == 1
-    assert _one(conn, "select count(*) from mhc.interactions where content = 'hi'")[0] == len(ex.real_repeats)
+    # an event both the legacy system and the live feed delivered is kept once (the first landing)
+    assert _one(conn, "select origin from mhc.interactions where id = %s", ex.real_repeats[0])[0] == "legacy"
+    assert _one(conn, "select count(*) from mhc.interactions where origin = 'live'")[0] == 1
+    assert _one(conn, "select count(*) from mhc.interactions where content = 'hi' and origin = 'legacy'")[0] \
+        == len(ex.real_repeats)
     # the event time comes from the event id
     row = _one(conn, "select occurred_at, event_ms from mhc.interactions where id = %s", ex.real_repeats[0])
     assert int(row[0].timestamp() * 1000) == row[1] == int(ex.real_repeats[0].split("-")[0])
