@@ -116,7 +116,7 @@ landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.
                   statbate.statbate_landing, follows.follow_lists]
 
 defs = dg.Definitions(
-    assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_import, mhc_dbt_models],
+    assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_landing, mhc_dbt_models],
     jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, stats_cycle, statbate_daily, follows_daily,
           cbhours_activity_job, statbate_lookup, legacy_import, full_cycle, dbt_build],
     schedules=[*schedules, cbhours_activity_today],

@@ -70,13 +70,14 @@ def story(pg_url):
         first_seconds = time.monotonic() - started
         assert cli.returncode == 0, cli.stderr[-2000:]
         after_first = _raw_counts(conn)
-        # 2: the Dagster job: nothing new
+        # 2: the Dagster job (its URL from MHC_LEGACY_DATABASE_URL through EnvVar): nothing new
+        saved = os.environ.get("MHC_LEGACY_DATABASE_URL")
         os.environ["MHC_LEGACY_DATABASE_URL"] = secret_url
         try:
-            second = dg.materialize([legacy.legacy_import], resources={
-                "postgres": defs.resources["postgres"], "legacy": legacy.resource_from_env()})
+            job = defs.resolve_job_def("legacy_import")
+            second = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
         finally:
-            os.environ.pop("MHC_LEGACY_DATABASE_URL", None)
+            os.environ["MHC_LEGACY_DATABASE_URL"] = saved or ""
         assert second.success
         after_second = _raw_counts(conn)
         unchanged_after_two = lf.checksums(legacy_url)

@@ -396,14 +396,14 @@ def resource_from_env() -> LegacyResource:
 
 
 @dg.multi_asset(
-    name="legacy_import",
+    name="legacy_landing",
     specs=[dg.AssetSpec(key, group_name="landing_legacy", kinds={"python", "postgres"}, owners=["team:mhc-pipeline"],
                         description=f"Rows of the legacy MHC Control Panel table `{t.name}` ({', '.join(t.candidates)}"
                                     f"), imported read-only: one row per legacy row in `raw.{t.raw_table}`.")
            for key, t in zip(KEYS, TABLES)],
     can_subset=False,
 )
-def legacy_import(context: dg.AssetExecutionContext, postgres: PostgresResource, legacy: LegacyResource):
+def legacy_landing(context: dg.AssetExecutionContext, postgres: PostgresResource, legacy: LegacyResource):
     if not legacy.url:
         raise dg.Failure(description="MHC_LEGACY_DATABASE_URL is not set: the URL of the legacy database")
     with postgres.connect() as conn:
