@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_affiliate_landing.py
 	$(BIN)/python bench/bench_simulator_world.py
 	$(BIN)/python bench/bench_cbhours.py
+	$(BIN)/python bench/bench_legacy_import.py
 
 ## lock: re-pin requirements.lock from the current .venv
 lock:

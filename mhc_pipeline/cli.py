@@ -10,6 +10,7 @@
     mhc events-worker                consume the owner's Events API feed continuously
     mhc backfill cbhours-activity --days 60   CBHours activity backfill with a progress bar
     mhc statbate USERNAME            StatBate on demand: model and member info and tips of one username
+    mhc import-legacy [--from URL]   import the MHC Control Panel's database (read-only; incremental)
     mhc db start|stop|url|status     the embedded PostgreSQL
     mhc env-example                  print .env.example
 """
@@ -690,6 +691,32 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    """Import the legacy MHC Control Panel database (read-only), every known table from its high-water
+    mark, with a progress bar per table and a summary; a second run adds nothing."""
+    from mhc_pipeline.sources import legacy
+
+    settings.prepare_env(check=False)
+    source = args.source or settings.get("MHC_LEGACY_DATABASE_URL")
+    if not source:
+        print("error: give the legacy database with --from URL or MHC_LEGACY_DATABASE_URL", file=sys.stderr)
+        return 2
+    url = _ensure_database()
+    zone = args.time_zone or settings.get("MHC_LEGACY_TIMEZONE")
+    print(f"importing {db.redact_url(source)} (read-only; zone-less times read as {zone}) ...", flush=True)
+    try:
+        with db.connection(url) as conn:
+            results = legacy.import_legacy(conn, source, time_zone=zone, schema=settings.get("MHC_RAW_SCHEMA"),
+                                           chunk_rows=args.chunk_rows, progress=not args.no_progress)
+    except legacy.LegacyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in legacy.summary_lines(results):
+        print(line)
+    print("  the dbt models follow under `mhc dev`; or run `mhc build`")
+    return 0
+
+
 def cmd_env_example(args: argparse.Namespace) -> int:
     print(settings.env_example())
     return 0
@@ -734,6 +761,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "status"])
     sub.add_parser("env-example", help="print the .env.example text")
+    p = sub.add_parser("import-legacy", help="import the MHC Control Panel's database (read-only, incremental)")
+    p.add_argument("--from", dest="source", default=None, help="legacy database URL (default MHC_LEGACY_DATABASE_URL)")
+    p.add_argument("--time-zone", default=None, help="zone of its zone-less times (default MHC_LEGACY_TIMEZONE)")
+    p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per landed chunk (one transaction each)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     _setup(args.verbose)
     if args.cmd == "simulate":
@@ -753,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         "backfill": cmd_backfill,
         "statbate": cmd_statbate,
         "env-example": cmd_env_example,
+        "import-legacy": cmd_import_legacy,
     }[args.cmd]
     try:
         return handler(args)

@@ -9,7 +9,7 @@ import dagster as dg
 from mhc_pipeline import settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
-from mhc_pipeline.sources import affiliate, cbhours, events, follows, statbate, stats
+from mhc_pipeline.sources import affiliate, cbhours, events, follows, legacy, statbate, stats
 
 # Fill unset settings with their defaults (the simulator's credentials in simulator mode) so every
 # EnvVar below resolves; a real source with a missing credential is reported when its run starts.
@@ -83,9 +83,15 @@ statbate_lookup = dg.define_asset_job(
     description="StatBate on demand for one username (model and member side, with their tips); what "
                 "`mhc statbate USERNAME` runs. Run config: ops: {statbate_landing: {config: {username: NAME}}}.",
 )
+legacy_import = dg.define_asset_job(
+    "legacy_import",
+    selection=dg.AssetSelection.assets(*legacy.KEYS),
+    description="Import the legacy MHC Control Panel database (MHC_LEGACY_DATABASE_URL, read-only) from each "
+                f"table's high-water mark; what `mhc import-legacy` does {FOLLOWS}.",
+)
 full_cycle = dg.define_asset_job(
     "full_cycle",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY, *legacy.KEYS),
     description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
 )
 dbt_build = dg.define_asset_job(
@@ -121,9 +127,9 @@ landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.
                   statbate.statbate_landing, follows.follow_lists]
 
 defs = dg.Definitions(
-    assets=[*landing_assets, cbhours.cbhours_activity, batch_ledger, mhc_dbt_models],
+    assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_landing, batch_ledger, mhc_dbt_models],
     jobs=[affiliate_cycle, cbhours_live_cycle, events_cycle, stats_cycle, statbate_daily, follows_daily,
-          cbhours_activity_job, statbate_lookup, full_cycle, dbt_build],
+          cbhours_activity_job, statbate_lookup, legacy_import, full_cycle, dbt_build],
     schedules=[*schedules, cbhours_activity_today],
     sensors=[dbt_follows_landing],
     resources={
@@ -134,6 +140,7 @@ defs = dg.Definitions(
         "stats": stats.resource_from_env(),
         "statbate": statbate.resource_from_env(),
         "follows": follows.resource_from_env(),
+        "legacy": legacy.resource_from_env(),
         "dbt": dbt_resource(),
     },
 )

@@ -177,6 +177,12 @@ SETTINGS: list[Setting] = [
     ),
     Setting("MHC_FOLLOWS_MAX_PER_MINUTE", "20",
             "Most requests per minute to the followed-rooms endpoints (internal website endpoints: go slow)."),
+    Setting("MHC_LEGACY_DATABASE_URL", "",
+            "URL of the legacy MHC Control Panel database (postgresql://user:pass@host:5432/db) that "
+            "`mhc import-legacy` and the `legacy_import` job read, read-only. Its password is redacted everywhere."),
+    Setting("MHC_LEGACY_TIMEZONE", "America/New_York",
+            "Zone the legacy `timestamp without time zone` columns were written in (its containers ran with "
+            "TZ=America/New_York); the import converts them to UTC."),
     Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
     Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
 ]

@@ -14,6 +14,7 @@
         'int_affiliate__observations',
         'int_cbhours__observations',
         'int_statbate__observations',
+        'int_legacy__profile_observations',
     ]) }}
 {%- endmacro %}
 
@@ -26,6 +27,7 @@
         'int_statbate__person_evidence',
         'int_stats__person_evidence',
         'int_follows__person_evidence',
+        'int_legacy__person_evidence',
     ]) }}
 {%- endmacro %}
 

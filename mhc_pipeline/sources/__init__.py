@@ -4,10 +4,10 @@
 `REPLAYABLE`: a source name -> its saved-response reader (`mhc land`).
 """
 
-from mhc_pipeline.sources import affiliate, cbhours, events, follows, statbate, stats
+from mhc_pipeline.sources import affiliate, cbhours, events, follows, legacy, statbate, stats
 
 RAW_TABLES = [affiliate.TABLE, cbhours.LIVE_TABLE, cbhours.ACTIVITY_TABLE, events.TABLE, stats.TABLE,
-              *statbate.TABLES, follows.TABLE]
+              *statbate.TABLES, follows.TABLE, *legacy.RAW_TABLES]
 
 REPLAYABLE = {
     "affiliate": affiliate.batch_from_file,

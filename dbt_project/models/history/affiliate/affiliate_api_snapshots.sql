@@ -1,5 +1,6 @@
 {#-
-    History of the Affiliate API: one row per (person, crawl), keyed on
+    History of the Affiliate API: one row per (person, crawl), live crawls
+    and rows imported from the legacy database (origin 'live' / 'legacy'), keyed on
     (person_id, observed_at). Incremental: each run reads only staging rows
     landed after the watermark (newest landed_at here minus the lookback) and
     skips batches it already holds, so its cost follows the size of the new
@@ -24,7 +25,15 @@ with
 
 rooms as (
 
-    select * from {{ ref('stg_affiliate__rooms') }}
+    select *, 'live'::text as origin from {{ ref('stg_affiliate__rooms') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+    union all
+
+    -- imported from the legacy MHC Control Panel (one observation per legacy row)
+    select * from {{ ref('stg_legacy__affiliate') }}
     {% if is_incremental() %}
     where landed_at > {{ landed_at_watermark() }}
     {% endif %}
@@ -100,7 +109,8 @@ final as (
         chat_room_url,
 
         -- lineage
-        landed_at
+        landed_at,
+        origin
 
     from deduplicated
 

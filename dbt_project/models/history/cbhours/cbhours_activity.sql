@@ -36,7 +36,16 @@ with
 
 segments as (
 
-    select * from {{ ref('stg_cbhours__activity') }}
+    select *, 'live'::text as origin from {{ ref('stg_cbhours__activity') }}
+    where timestamp is not null
+    {% if is_incremental() %}
+        and landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+    union all
+
+    -- imported from the legacy MHC Control Panel (a legacy NULL stays NULL)
+    select * from {{ ref('stg_legacy__cbhours_activity') }}
     where timestamp is not null
     {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}
@@ -94,7 +103,8 @@ final as (
 
         -- lineage
         fetched_at,
-        landed_at
+        landed_at,
+        origin
 
     from new_segments
 

@@ -26,7 +26,15 @@ with
 
 entries as (
 
-    select * from {{ ref('stg_cbhours__live') }}
+    select *, 'live'::text as origin from {{ ref('stg_cbhours__live') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+    union all
+
+    -- imported from the legacy MHC Control Panel
+    select * from {{ ref('stg_legacy__cbhours_live_stats') }}
     {% if is_incremental() %}
     where landed_at > {{ landed_at_watermark() }}
     {% endif %}
@@ -92,7 +100,8 @@ final as (
         tags,
 
         -- lineage
-        landed_at
+        landed_at,
+        origin
 
     from deduplicated
 

@@ -11,6 +11,9 @@
     note, "Followed", "Entered room", ...). occurred_at is the event time
     from the id, not the time it was received.
 
+    Rows imported from the legacy database (stg_legacy__interactions) are
+    folded in with origin 'legacy'; their id is the Chaturbate event id when
+    one is known, so the legacy table's doubled events collapse to one row.
     The first landing of an id wins: a replayed event (the same id landed
     again) adds nothing. Incremental: each run reads only staging rows landed
     after the watermark and probes the unique index for ids already held, so
@@ -89,7 +92,7 @@ typed as (
 
 ),
 
-final as (
+live as (
 
     select
         -- key
@@ -134,9 +137,52 @@ final as (
         'events_api'::text as source,
         object as metadata,
         batch_id,
-        landed_at
+        row_no,
+        landed_at,
+        'live'::text as origin
 
     from typed
+
+),
+
+legacy as (
+
+    -- imported from the legacy MHC Control Panel: its two listeners' copies
+    -- share an id (the event id, else type, person, content and second)
+    select
+        id, type, method, person_id, username, broadcaster, content, tokens, is_anon, from_user, to_user,
+        occurred_at, event_ms, event_seq, source, metadata, batch_id, row_no, landed_at, origin
+    from {{ ref('stg_legacy__interactions') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+),
+
+combined as (
+
+    -- one row per id: the first landing wins (live before legacy at a tie)
+    select distinct on (id) *
+    from (
+        select * from live
+        union all
+        select * from legacy
+    ) as candidates
+    {% if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as held where held.id = candidates.id
+    )
+    {% endif %}
+    order by id, landed_at, origin desc, batch_id, row_no
+
+),
+
+final as (
+
+    select
+        id, type, method, person_id, username, broadcaster, content, tokens, is_anon, from_user, to_user,
+        occurred_at, event_ms, event_seq, source, metadata, batch_id, landed_at, origin
+    from combined
 
 )
 

@@ -13,7 +13,10 @@
         complete captures count: an incomplete list (a failed page, a login
         or Cloudflare page, a rejected entry, names that do not add up to
         the reported total) changes nothing, never an unfollow;
-      - a follow / unfollow event at its time (true / false).
+      - a follow / unfollow event at its time (true / false);
+      - a legacy record (stg_legacy__follow_history: the legacy follow_history
+        rows, and the legacy profiles' follow flags that were true) at its
+        time, source 'legacy'.
     A change is an observation whose state differs from the one before it
     (the first observation of a person is a change when it is a follow, or an
     explicit unfollow event).
@@ -50,12 +53,25 @@
         interactions.occurred_at,
         interactions.type = 'FOLLOW' as is_following,
         interactions.id as event_id,
-        interactions.landed_at
+        interactions.landed_at,
+        'events'::text as source
     from {{ ref('interactions') }} as interactions
     where interactions.type in ('FOLLOW', 'UNFOLLOW')
         and interactions.person_id is not null
         and interactions.broadcaster is not null
         and interactions.username is distinct from interactions.broadcaster
+    union all
+    -- the legacy MHC Control Panel's follow history and follow flags
+    select
+        legacy.direction,
+        legacy.person_id,
+        legacy.username,
+        legacy.occurred_at,
+        legacy.is_following,
+        legacy.event_id,
+        legacy.landed_at,
+        'legacy'::text as source
+    from {{ ref('stg_legacy__follow_history') }} as legacy
 {%- endset %}
 
 with
@@ -205,10 +221,10 @@ observations as (
 
     union
 
-    -- the events
+    -- the events (and the legacy records)
     select
         direction, person_id, username, occurred_at, is_following,
-        'events', event_id, 0, landed_at
+        source, event_id, 0, landed_at
     from pair_events
 
     union
@@ -256,7 +272,7 @@ changes as (
             order by observed_at, kind, evidence
         ) as change_no
     from sequenced
-    where (previous_state is null and (is_following or source = 'events'))
+    where (previous_state is null and (is_following or source in ('events', 'legacy')))
         or previous_state <> is_following
 
 ),
@@ -273,7 +289,8 @@ final as (
         source,
         evidence,
         change_no::integer as change_no,
-        landed_at
+        landed_at,
+        case when source = 'legacy' then 'legacy' else 'live' end as origin
     from changes
 
 )

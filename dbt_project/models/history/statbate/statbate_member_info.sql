@@ -25,7 +25,15 @@ with
 
 answers as (
 
-    select * from {{ ref('stg_statbate__member_info') }}
+    select *, 'live'::text as origin from {{ ref('stg_statbate__member_info') }}
+    {% if is_incremental() %}
+    where landed_at > {{ landed_at_watermark() }}
+    {% endif %}
+
+    union all
+
+    -- imported from the legacy MHC Control Panel (its StatBate table, source statbate_member)
+    select * from {{ ref('stg_legacy__statbate_member_info') }}
     {% if is_incremental() %}
     where landed_at > {{ landed_at_watermark() }}
     {% endif %}
@@ -94,7 +102,8 @@ final as (
         all_time_tokens,
 
         -- lineage
-        landed_at
+        landed_at,
+        origin
 
     from deduplicated
 
