@@ -169,6 +169,7 @@ class Expected:
     activity_nulls: int = 0  # segments whose followers the legacy code stored as NULL
     statbate_model: int = 0
     statbate_member: int = 0
+    cb_stats: int = 0  # the owner's Stats API polling rows (source cb_stats in the StatBate table)
     event_logs: int = 0
     interactions_rows: int = 0
     interactions_distinct: int = 0  # after collapsing the two listeners' copies
@@ -278,6 +279,16 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
                     (ids[v], naive_ny(WINTER + timedelta(hours=i)), orjson.dumps(payload).decode(),
                      naive_ny(WINTER + timedelta(hours=i))))
         ex.statbate_member += 1
+    for i in range(3):  # the owner's Stats API answers, written by the legacy /api/stats read endpoint
+        payload = {"username": OWNER, "token_balance": 5000 + i, "tips_in_last_hour": None, "votes_up": 10,
+                   "votes_down": 1, "satisfaction_score": 90, "last_broadcast": -1, "time_online": -1,
+                   "num_followers": 7000 + i, "num_viewers": 0, "num_registered_viewers": 0,
+                   "num_tokened_viewers": 0}
+        cur.execute(f"insert into {statbate} (person_id, source, captured_at, raw_payload, created_at) "
+                    "values (%s, 'cb_stats', %s, %s, %s)",
+                    (ids[OWNER], naive_ny(WINTER + timedelta(minutes=5 * i)), orjson.dumps(payload).decode(),
+                     naive_ny(WINTER + timedelta(minutes=5 * i))))
+        ex.cb_stats += 1
     cur.execute(f"insert into {statbate} (person_id, source, captured_at, raw_payload, created_at) "
                 "values (%s, 'statbate_model', %s, %s, %s)",
                 (ids[models[11]], naive_ny(WINTER), '"<html>Just a moment...</html>"', naive_ny(WINTER)))

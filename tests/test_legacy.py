@@ -125,7 +125,7 @@ def test_every_table_lands_with_its_source_and_bad_rows_are_quarantined(story, c
         "legacy_affiliate": ex.affiliate,
         "legacy_cbhours_live_stats": ex.live_stats,
         "legacy_cbhours_activity": ex.activity,
-        "legacy_statbate": ex.statbate_model + ex.statbate_member,
+        "legacy_statbate": ex.statbate_model + ex.statbate_member + ex.cb_stats,
         "legacy_event_logs": ex.event_logs - q["legacy_event_logs"],
         "legacy_interactions": ex.interactions_rows - q["legacy_interactions"],
         "legacy_profiles": ex.profiles,
@@ -169,6 +169,12 @@ def test_history_tables_hold_the_legacy_rows_marked_as_legacy(story, conn):
     assert _one(conn, "select count(*) from mhc.statbate_model_info where origin = 'legacy'")[0] == ex.statbate_model
     assert _one(conn, "select count(*) from mhc.statbate_member_info where origin = 'legacy'")[0] == ex.statbate_member
     assert _one(conn, "select gender, rank from mhc.statbate_model_info where username = 'model_01'") == ("f", 301)
+    # the owner's Stats API polling rows (cb_stats) join the Stats API history, at their instant in UTC
+    stats = conn.cursor()
+    stats.execute("""select captured_at, token_balance, num_followers, time_online_minutes, is_broadcasting
+                       from mhc.snapshots where origin = 'legacy' order by captured_at""")
+    assert stats.fetchall() == [(lf.WINTER + timedelta(minutes=5 * i), 5000 + i, 7000 + i, None, False)
+                                for i in range(ex.cb_stats)]
     # one row per legacy broadcast, never a made-up series; each one broadcast session
     per_broadcast = _one(conn, """select count(*), count(distinct (person_id, session_start))
                                     from mhc.affiliate_api_snapshots where origin = 'legacy'""")
@@ -304,7 +310,7 @@ def test_both_generations_of_table_names_are_detected(pg_url, conn):
     results = legacy.import_legacy(conn, url, schema="raw_oldgen")
     assert results["affiliate"].actual == "broadcast_sessions" and results["statbate"].actual == "snapshots"
     assert results["affiliate"].landed == ex.affiliate and results["statbate"].landed == \
-        ex.statbate_model + ex.statbate_member
+        ex.statbate_model + ex.statbate_member + ex.cb_stats
     langs = _one(conn, "select payload->'row'->'spoken_languages' from raw_oldgen.legacy_profiles "
                        "where payload->'row'->>'display_name' = 'Model 0'")[0]
     assert langs == "English, Spanish"  # TEXT in this generation (staging splits both forms)

@@ -29,7 +29,8 @@ exactly those, and a run killed midway loses and doubles nothing. Rows that poin
 from the legacy `persons` table, or that cannot be parsed (e.g. a StatBate `raw_payload` that is not a
 JSON object), are quarantined with their reason; the rest of the chunk lands.
 
-Landed but not folded by dbt: StatBate rows of source cb_stats and manual, event_logs rows with no
+Landed but not folded by dbt: StatBate rows of source manual (cb_stats rows fold into the Stats API
+history `snapshots`), event_logs rows with no
 interaction, follower_count_history. Not read: tables outside TABLES (the owner's own sessions, media,
 DMs, CRM notes, job state, ...). The legacy `role` is evidence, not truth: persons folds it with what
 the rows show (StatBate's rid/did count too); `v_person_current_state` is rebuilt by the merge.

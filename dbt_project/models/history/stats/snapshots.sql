@@ -93,6 +93,9 @@ final as (
         -- the answer as received
         raw_payload,
 
+        -- 'live' or 'legacy' (imported by mhc import-legacy)
+        origin,
+
         -- lineage
         landed_at
 

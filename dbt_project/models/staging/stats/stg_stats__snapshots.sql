@@ -14,13 +14,47 @@
       work; anything else is null.
     captured_at is the cycle's fetched_at. The only model that reads
     raw.stats_api. A view: no history is kept here.
+    The legacy MHC Control Panel's Stats API polling rows (source cb_stats
+    in its StatBate table, imported by mhc import-legacy) come through the
+    same rules: their raw_payload is the same answer, captured_at their
+    captured_at converted to UTC at import, origin 'legacy'.
 -#}
 
 with
 
+live as (
+
+    select batch_id, row_no, landed_at, fetched_at, payload, 'live'::text as origin
+    from {{ source('raw', 'stats_api') }}
+
+),
+
+legacy as (
+
+    select
+        source.batch_id,
+        source.row_no,
+        source.landed_at,
+        {{ legacy_time('captured_at') }} as fetched_at,
+        case
+            when btrim(coalesce(source.payload -> 'row' -> 'raw_payload' ->> 'username', '')) <> ''
+                then source.payload -> 'row' -> 'raw_payload'
+            else (source.payload -> 'row' -> 'raw_payload')
+                || jsonb_build_object('username', source.payload ->> 'username')
+        end as payload,
+        'legacy'::text as origin
+    from {{ source('raw', 'legacy_statbate') }} as source
+    where lower(source.payload -> 'row' ->> 'source') = 'cb_stats'
+        and jsonb_typeof(source.payload -> 'row' -> 'raw_payload') = 'object'
+        and {{ legacy_time('captured_at') }} is not null
+
+),
+
 source as (
 
-    select * from {{ source('raw', 'stats_api') }}
+    select * from live
+    union all
+    select * from legacy
 
 ),
 
@@ -32,6 +66,7 @@ answers as (
         source.landed_at,
         source.fetched_at,
         source.payload,
+        source.origin,
         lower(btrim(source.payload ->> 'username')) as username,
         btrim(source.payload ->> 'last_broadcast') as last_broadcast_text,
         jsonb_typeof(source.payload -> 'last_broadcast') as last_broadcast_type
@@ -46,7 +81,7 @@ first_in_batch as (
     select
         answers.*,
         row_number() over (
-            partition by answers.batch_id, answers.username
+            partition by answers.batch_id, answers.username, answers.fetched_at
             order by answers.row_no
         ) as nth_in_batch
     from answers
@@ -98,7 +133,8 @@ renamed as (
         nullif({{ try_cast("btrim(payload ->> 'num_tokened_viewers')", 'integer') }}, -1) as num_tokened_viewers,
 
         -- the answer as received (it carries no credential)
-        payload as raw_payload
+        payload as raw_payload,
+        origin
 
     from first_in_batch
     where nth_in_batch = 1
@@ -128,7 +164,8 @@ final as (
         num_viewers,
         num_registered_viewers,
         num_tokened_viewers,
-        raw_payload
+        raw_payload,
+        origin
     from renamed
 
 )
