@@ -270,8 +270,8 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
                        extra_sql=load.set_cursor(res.feed(), new_last, schema) if new_last else None)
     result.events_landed += landed.rows
     result.quarantined += landed.quarantined
-    if not landed.already_landed:
-        result.reasons.extend(r.reason for r in batch.rejects)
+    if not landed.already_landed:  # the first few only: a worker runs for days
+        result.reasons.extend(r.reason for r in batch.rejects[:metadata.FIRST_REASONS - len(result.reasons)])
     result.batches += 0 if landed.already_landed else 1
     return new_last
 
