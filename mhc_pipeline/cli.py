@@ -394,10 +394,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
     # started from a background job, a process inherits SIGINT ignored: restore it for dagster dev
+    # its own process group, so that whatever it leaves behind (a code server whose heartbeat never stops
+    # it) can be stopped with it; Ctrl-C reaches this process and is passed on below
     proc = subprocess.Popen([dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)],
-                            cwd=settings.PROJECT_ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # Ctrl-C reaches dagster dev through the terminal; a SIGTERM (a supervisor, `kill`) is passed on to it,
-    # so that its webserver, daemon and code servers never outlive this command
+                            cwd=settings.PROJECT_ROOT, process_group=0,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # a SIGTERM (a supervisor, `kill`) is passed on too, so that its webserver, daemon and code servers
+    # never outlive this command
     signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
     try:
         while True:
@@ -410,9 +413,26 @@ def cmd_dev(args: argparse.Namespace) -> int:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _stop_group(proc.pid)  # the code servers dagster dev started and did not stop
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(10)
+
+
+def _stop_group(pgid: int, grace: float = 5.0) -> None:
+    """SIGTERM a process group, then SIGKILL whatever is left of it after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.2)
 
 
 def port_in_use(host: str, port: int) -> bool:
