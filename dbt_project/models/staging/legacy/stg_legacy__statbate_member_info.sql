@@ -6,16 +6,6 @@
     instant (converted at import from the legacy zone); StatBate's own dates
     are read as the live model reads them.
 -#}
-{%- set sb_time -%}
-(case
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$'
-        and pg_input_is_valid(replace(btrim(__T__), 'T', ' ') || '+00', 'timestamptz')
-        then (replace(btrim(__T__), 'T', ' ') || '+00')::timestamptz
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-        and pg_input_is_valid(btrim(__T__), 'timestamptz')
-        then btrim(__T__)::timestamptz
-end)
-{%- endset %}
 {%- set text_array -%}
 (case when jsonb_typeof(__A__) = 'array' then
     array(
@@ -62,9 +52,9 @@ renamed as (
         true as is_found,
         null::text as error_message,
         {{ try_cast("data ->> 'did'", 'bigint') }} as did,
-        {{ sb_time | replace('__T__', "data ->> 'first_message_date'") }} as first_message_at,
-        {{ sb_time | replace('__T__', "data ->> 'first_tip_date'") }} as first_tip_at,
-        {{ sb_time | replace('__T__', "data ->> 'last_tip_date'") }} as last_tip_at,
+        {{ statbate_time("data ->> 'first_message_date'") }} as first_message_at,
+        {{ statbate_time("data ->> 'first_tip_date'") }} as first_tip_at,
+        {{ statbate_time("data ->> 'last_tip_date'") }} as last_tip_at,
         {{ try_cast("data ->> 'last_tip_amount'", 'integer') }} as last_tip_amount,
         lower({{ empty_to_null("data ->> 'last_tip_to'") }}) as last_tip_to,
         {{ try_cast("data ->> 'models_messaged_2weeks'", 'integer') }} as models_messaged_2weeks,

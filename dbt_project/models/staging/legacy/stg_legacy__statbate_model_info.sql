@@ -7,16 +7,6 @@
     through gender_codes (vocabulary statbate). The legacy system kept only
     a baseline and the latest row per person: what is left is imported.
 -#}
-{%- set sb_time -%}
-(case
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$'
-        and pg_input_is_valid(replace(btrim(__T__), 'T', ' ') || '+00', 'timestamptz')
-        then (replace(btrim(__T__), 'T', ' ') || '+00')::timestamptz
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-        and pg_input_is_valid(btrim(__T__), 'timestamptz')
-        then btrim(__T__)::timestamptz
-end)
-{%- endset %}
 
 with
 

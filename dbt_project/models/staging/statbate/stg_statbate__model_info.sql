@@ -10,16 +10,6 @@
     captured_at is the fetch time. A view: history is kept in
     statbate_model_info (product schema).
 -#}
-{%- set sb_time -%}
-(case
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$'
-        and pg_input_is_valid(replace(btrim(__T__), 'T', ' ') || '+00', 'timestamptz')
-        then (replace(btrim(__T__), 'T', ' ') || '+00')::timestamptz
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-        and pg_input_is_valid(btrim(__T__), 'timestamptz')
-        then btrim(__T__)::timestamptz
-end)
-{%- endset %}
 
 with
 
@@ -96,8 +86,8 @@ renamed as (
                 order by tag.n
             )
         end as tags,
-        {{ sb_time | replace('__T__', "answers.payload -> 'meta' -> 'range' ->> 0") }} as range_start,
-        {{ sb_time | replace('__T__', "answers.payload -> 'meta' -> 'range' ->> 1") }} as range_end
+        {{ statbate_time("answers.payload -> 'meta' -> 'range' ->> 0") }} as range_start,
+        {{ statbate_time("answers.payload -> 'meta' -> 'range' ->> 1") }} as range_end
 
     from answers
     left join gender_codes

@@ -13,16 +13,6 @@
     whose time or tokens cannot be read are dropped here (the loader already
     quarantines them). A view.
 -#}
-{%- set sb_time -%}
-(case
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$'
-        and pg_input_is_valid(replace(btrim(__T__), 'T', ' ') || '+00', 'timestamptz')
-        then (replace(btrim(__T__), 'T', ' ') || '+00')::timestamptz
-    when btrim(__T__) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-        and pg_input_is_valid(btrim(__T__), 'timestamptz')
-        then btrim(__T__)::timestamptz
-end)
-{%- endset %}
 
 with
 
@@ -66,7 +56,7 @@ tips as (
             then lower({{ empty_to_null("tip.value ->> 'name'") }})
             else pages.page_person
         end as member_username,
-        {{ sb_time | replace('__T__', "tip.value ->> 'time'") }} as tipped_at,
+        {{ statbate_time("tip.value ->> 'time'") }} as tipped_at,
         {{ try_cast("tip.value ->> 'tokens'", 'integer') }} as tokens,
         {{ try_cast("tip.value ->> 'usd'", 'numeric') }} as usd,
         case when pages.seen_from = 'model'
