@@ -9,7 +9,7 @@ asset checks (blocking when their severity is `error`).
 import json
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -138,7 +138,39 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
             load.ensure_raw_table(conn, table, postgres.raw_schema)
     db.export_libpq_env(postgres.resolved_url())
     schema = settings.get("MHC_PRODUCT_SCHEMA")
-    for event in dbt.cli(dbt_args(config), context=context).stream().fetch_row_counts():
+    target = run_target_path(context.run.run_id)
+    try:
+        yield from _stream_build(context, dbt, postgres, config, schema, target)
+    finally:
+        prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
+
+
+def run_target_path(run_id: str) -> Path:
+    """This build's dbt artifact folder (manifest, run results, dbt's log): under MHC_DATA_DIR, never in
+    the source tree, one per build so concurrent builds do not share files."""
+    import uuid
+
+    return settings.data_dir() / "dbt_runs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
+
+
+def prune_run_targets(keep: int) -> list[Path]:
+    """Delete all but the newest `keep` dbt artifact folders (each build writes ~24 MB: one a minute
+    under `mhc dev` would fill a disk in weeks). Returns the folders deleted."""
+    import shutil
+
+    root = settings.data_dir() / "dbt_runs"
+    if not root.is_dir():
+        return []
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)
+    old = folders[:-keep] if keep > 0 else folders
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return old
+
+
+def _stream_build(context, dbt: DbtCliResource, postgres: PostgresResource, config: DbtBuildConfig, schema: str,
+                  target: Path):
+    for event in dbt.cli(dbt_args(config), context=context, target_path=target).stream().fetch_row_counts():
         key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
         if key == MERGED_KEY:
             with postgres.connect() as conn:

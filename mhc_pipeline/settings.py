@@ -183,6 +183,9 @@ SETTINGS: list[Setting] = [
     Setting("MHC_LEGACY_TIMEZONE", "America/New_York",
             "Zone the legacy `timestamp without time zone` columns were written in (its containers ran with "
             "TZ=America/New_York); the import converts them to UTC."),
+    Setting("MHC_DBT_KEEP_RUNS", "5",
+            "dbt artifact folders kept under MHC_DATA_DIR/dbt_runs (one per dbt build: manifest, run results, "
+            "logs, ~24 MB each); older ones are deleted after each build."),
     Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
     Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
 ]

@@ -92,6 +92,22 @@ def test_two_runs_in_a_row_succeed_with_the_same_row_counts(first_runs):
     assert after_first["person_current_state"] == after_first["persons"]
 
 
+def test_dbt_builds_keep_their_artifacts_under_the_data_folder_and_only_the_last_few(first_runs, monkeypatch):
+    """Each build writes ~24 MB of dbt artifacts (manifest, run results, log): one folder per build under
+    MHC_DATA_DIR/dbt_runs, pruned to MHC_DBT_KEEP_RUNS after each build, none in the source tree."""
+    from mhc_pipeline.dbt import prune_run_targets
+
+    runs = settings.data_dir() / "dbt_runs"
+    folders = sorted(p.name for p in runs.iterdir())
+    assert len(folders) == 2, folders  # the two builds of first_runs (default keep: 5)
+    assert all((runs / f / "run_results.json").exists() for f in folders)
+    assert not list((settings.DBT_PROJECT_DIR / "target").glob("mhc_dbt_models-*"))
+    monkeypatch.setenv("MHC_DBT_KEEP_RUNS", "1")
+    assert _materialize(T1, T1).success
+    assert [p.name for p in runs.iterdir()] != folders[-1:] and len(list(runs.iterdir())) == 1
+    assert prune_run_targets(keep=1) == []
+
+
 def test_every_dbt_check_passed(first_runs):
     first = first_runs[0]
     checks = first.get_asset_check_evaluations()
