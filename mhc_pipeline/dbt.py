@@ -110,10 +110,15 @@ TRANSLATOR = MhcDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 class DbtBuildConfig(dg.Config):
     as_of: Optional[str] = None  # the merge's build time (dbt var `as_of`); default now
     full_refresh: bool = False
+    # dbt unit tests check the SQL, not the data: they run in `make test` and CI (tests/test_dbt_unit.py),
+    # not in every production build
+    unit_tests: bool = False
 
 
 def dbt_args(config: DbtBuildConfig) -> list[str]:
     args = ["build"]
+    if not config.unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
     if config.as_of:
@@ -178,7 +183,36 @@ def _stream_build(context, dbt: DbtCliResource, postgres: PostgresResource, conf
         elif key in MONITORING_KEYS:
             with postgres.connect() as conn:
                 event = event.with_metadata({**event.metadata, **monitoring_metadata(conn, schema, key.path[-1])})
+        elif isinstance(event, dg.AssetCheckResult) and (event.check_name or "").startswith(SET_ASIDE_CHECK):
+            with postgres.connect() as conn:
+                event = set_aside_check(conn, event)
         yield event
+
+
+SET_ASIDE_CHECK = "no_rows_set_aside"
+
+
+def set_aside_check(conn, event: dg.AssetCheckResult) -> dg.AssetCheckResult:
+    """The warning check on a source's rejects view (stg_<source>__rejects), told in words: how many rows
+    were set aside in the last day and why, most frequent reason first, and where to look."""
+    view = event.asset_key.path[-1]
+    relation = f"{os.environ.get('MHC_STAGING_SCHEMA', 'staging')}.{view}"
+    with conn.cursor() as cur:
+        cols, rows = _rows(cur, f"""
+            select reason, count(*) as rows_set_aside, max(landed_at) as last_landed_at
+              from {relation} where landed_at > now() - interval '1 day'
+             group by reason order by count(*) desc, reason limit 20""")
+    conn.commit()
+    total = sum(r["rows_set_aside"] for r in rows)
+    if not total:
+        return event._replace(description="No row of this source was set aside in the last day.")
+    reasons = "; ".join(f"{r['reason']} ({r['rows_set_aside']})" for r in rows[:3])
+    more = f"; and {len(rows) - 3} more reasons" if len(rows) > 3 else ""
+    text = (f"{total} row(s) set aside in the last day, never reaching the history or the merged state: "
+            f"{reasons}{more}. The rows: select * from {relation} order by landed_at desc.")
+    meta = {**event.metadata, "rows_set_aside": total,
+            "reasons": dg.MetadataValue.md(_markdown(cols, rows)), "where_to_look": relation}
+    return event._replace(metadata=meta, description=text)
 
 
 def _rows(cur, sql: str) -> tuple[list[str], list[dict]]:

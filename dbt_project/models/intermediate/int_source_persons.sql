@@ -35,6 +35,9 @@ new_rows as (
         max(history.landed_at) as landed_at
     from {{ ref(s.history_model) }} as history
     where history.person_id is not null
+    {%- if s.get('observed_if') %}
+        and history.{{ s.observed_if }}
+    {%- endif %}
     {%- if is_incremental() %}
         and history.landed_at > {{ landed_at_watermark() }}
     {%- endif %}

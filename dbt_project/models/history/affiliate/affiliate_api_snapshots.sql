@@ -26,16 +26,18 @@ with
 rooms as (
 
     select *, 'live'::text as origin from {{ ref('stg_affiliate__rooms') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
     union all
 
     -- imported from the legacy MHC Control Panel (one observation per legacy row)
     select * from {{ ref('stg_legacy__affiliate') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

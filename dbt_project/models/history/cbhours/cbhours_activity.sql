@@ -37,7 +37,8 @@ with
 segments as (
 
     select *, 'live'::text as origin from {{ ref('stg_cbhours__activity') }}
-    where timestamp is not null
+    where reject_reason is null
+        and timestamp is not null
     {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}
     {% endif %}
@@ -46,7 +47,8 @@ segments as (
 
     -- imported from the legacy MHC Control Panel (a legacy NULL stays NULL)
     select * from {{ ref('stg_legacy__cbhours_activity') }}
-    where timestamp is not null
+    where reject_reason is null
+        and timestamp is not null
     {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}
     {% endif %}

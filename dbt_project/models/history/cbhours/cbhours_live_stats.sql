@@ -27,16 +27,18 @@ with
 entries as (
 
     select *, 'live'::text as origin from {{ ref('stg_cbhours__live') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
     union all
 
     -- imported from the legacy MHC Control Panel
     select * from {{ ref('stg_legacy__cbhours_live_stats') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

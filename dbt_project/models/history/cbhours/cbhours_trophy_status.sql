@@ -27,8 +27,9 @@ with
 answers as (
 
     select * from {{ ref('stg_cbhours__activity_answers') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

@@ -40,7 +40,8 @@ with
 events as (
 
     select * from {{ ref('stg_events__events') }}
-    where occurred_at is not null
+    where reject_reason is null
+        and occurred_at is not null
     {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}
     {% endif %}
@@ -104,25 +105,7 @@ live as (
         person_id,
         username,
         broadcaster,
-        coalesce(
-            message,
-            case type
-                when 'CHAT_MESSAGE' then 'Chat message'
-                when 'PRIVATE_MESSAGE' then 'Private message'
-                when 'DIRECT_MESSAGE' then 'Direct message'
-                when 'TIP_EVENT' then coalesce('Tipped ' || tokens || ' tokens', 'Tipped')
-                when 'FOLLOW' then 'Followed'
-                when 'UNFOLLOW' then 'Unfollowed'
-                when 'USER_ENTER' then 'Entered room'
-                when 'USER_LEAVE' then 'Left room'
-                when 'FANCLUB_JOIN' then 'Joined fan club'
-                when 'MEDIA_PURCHASE' then 'Purchased media'
-                when 'BROADCAST_START' then 'Broadcast started'
-                when 'BROADCAST_STOP' then 'Broadcast stopped'
-                when 'ROOM_SUBJECT_CHANGE' then 'Room subject changed'
-            end,
-            coalesce(method, 'unknown') || ' event'
-        ) as content,
+        coalesce(message, {{ interaction_label('type', 'tokens', 'method') }}) as content,
         tokens,
         is_anon,
         from_user,
@@ -149,12 +132,16 @@ legacy as (
 
     -- imported from the legacy MHC Control Panel: its two listeners' copies
     -- share an id (the event id, else type, person, content and second)
+    -- (a blank chat message was set aside at staging; other blank content gets the live label)
     select
-        id, type, method, person_id, username, broadcaster, content, tokens, is_anon, from_user, to_user,
+        id, type, method, person_id, username, broadcaster,
+        coalesce(nullif(btrim(content), ''), {{ interaction_label('type', 'tokens', 'method') }}) as content,
+        tokens, is_anon, from_user, to_user,
         occurred_at, event_ms, event_seq, source, metadata, batch_id, row_no, landed_at, origin
     from {{ ref('stg_legacy__interactions') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

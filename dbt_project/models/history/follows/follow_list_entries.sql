@@ -24,7 +24,8 @@ with
 entries as (
 
     select * from {{ ref('stg_follows__entries') }}
-    where is_complete
+    where reject_reason is null
+        and is_complete
         and direction in ('following', 'follower')
     {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}

@@ -26,16 +26,18 @@ with
 answers as (
 
     select *, 'live'::text as origin from {{ ref('stg_statbate__model_info') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
     union all
 
     -- imported from the legacy MHC Control Panel (its StatBate table, source statbate_model)
     select * from {{ ref('stg_legacy__statbate_model_info') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

@@ -29,8 +29,9 @@ with
 tips as (
 
     select * from {{ ref('stg_statbate__tips') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

@@ -29,8 +29,9 @@ with
 snapshots as (
 
     select * from {{ ref('stg_stats__snapshots') }}
+    where reject_reason is null
     {% if is_incremental() %}
-    where landed_at > {{ landed_at_watermark() }}
+        and landed_at > {{ landed_at_watermark() }}
     {% endif %}
 
 ),

@@ -34,7 +34,8 @@ with
 answers as (
 
     select * from {{ ref('stg_cbhours__activity_answers') }}
-    where is_success
+    where reject_reason is null
+        and is_success
         and start_date is not null
         and end_date is not null
         and end_date >= start_date

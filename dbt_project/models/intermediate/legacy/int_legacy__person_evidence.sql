@@ -13,6 +13,7 @@ with
 persons as (
 
     select * from {{ ref('stg_legacy__persons') }}
+    where reject_reason is null
 
 ),
 

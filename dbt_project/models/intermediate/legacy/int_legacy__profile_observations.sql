@@ -13,6 +13,7 @@ with
 profiles as (
 
     select * from {{ ref('stg_legacy__profiles') }}
+    where reject_reason is null
 
 ),
 

@@ -44,7 +44,6 @@ rooms as (
             order by row_no
         ) as nth_in_batch
     from source
-    where {{ empty_to_null("payload ->> 'username'") }} is not null
 
 ),
 
@@ -150,4 +149,13 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("observed_at is null", "'no crawl time'"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes')),
+        ("current_show is not null and current_show not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'current_show', 'show_codes'))
+    ]) }} as reject_reason,
+    final.*
+from final

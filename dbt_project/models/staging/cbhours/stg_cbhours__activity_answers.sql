@@ -110,4 +110,10 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'")
+    ]) }} as reject_reason,
+    final.*
+from final

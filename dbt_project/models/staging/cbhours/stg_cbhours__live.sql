@@ -50,8 +50,7 @@ entries as (
     cross join lateral jsonb_each(
         case when jsonb_typeof(source.payload -> 'data') = 'object' then source.payload -> 'data' else '{}'::jsonb end
     ) as entry (username, room)
-    where btrim(entry.username) <> ''
-        and jsonb_typeof(entry.room) = 'object'
+    where jsonb_typeof(entry.room) = 'object'
 
 ),
 
@@ -154,4 +153,13 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("room_status is null or room_status not in ('Online', 'Offline')", "'unknown room_status ' || coalesce(quote_literal(room_status), 'null')"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes')),
+        ("current_show is not null and current_show not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'current_show', 'show_codes'))
+    ]) }} as reject_reason,
+    final.*
+from final

@@ -179,4 +179,13 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("occurred_at is null", "'malformed event id ' || quote_literal(event_id) || ' (expected <epoch ms>-<sequence>)'"),
+        ("method is null", "'event without a method'"),
+        ("object -> 'user' is not null and jsonb_typeof(object -> 'user') = 'object' and username is null", "'event user without a username'"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes'))
+    ]) }} as reject_reason,
+    final.*
+from final

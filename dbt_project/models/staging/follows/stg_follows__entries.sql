@@ -36,7 +36,6 @@ users as (
     cross join lateral jsonb_array_elements(
         case when jsonb_typeof(source.payload -> 'users') = 'array' then source.payload -> 'users' else '[]' end
     ) with ordinality as users (value, ordinality)
-    where {{ empty_to_null("users.value ->> 'username'") }} is not null
 
 ),
 
@@ -68,4 +67,10 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'")
+    ]) }} as reject_reason,
+    final.*
+from final

@@ -66,4 +66,12 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("observed_at is null", "'no observed_at'"),
+        ("current_show is not null and current_show not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'current_show', 'show_codes'))
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

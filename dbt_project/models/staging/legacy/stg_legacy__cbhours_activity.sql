@@ -58,4 +58,13 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("\"timestamp\" is null", "'no timestamp'"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes')),
+        ("show_type is not null and show_type not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'show_type', 'show_codes'))
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

@@ -95,4 +95,13 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("occurred_at is null", "'no timestamp'"),
+        ("type is null or type not in ('CHAT_MESSAGE', 'PRIVATE_MESSAGE', 'DIRECT_MESSAGE', 'TIP_EVENT', 'FOLLOW', 'UNFOLLOW', 'USER_ENTER', 'USER_LEAVE', 'FANCLUB_JOIN', 'MEDIA_PURCHASE', 'BROADCAST_START', 'BROADCAST_STOP', 'ROOM_SUBJECT_CHANGE', 'OTHER', 'PROFILE_PASTE', 'CHAT_IMPORT', 'MANUAL_NOTE')", "'unknown interaction type ' || coalesce(quote_literal(type), 'null')"),
+        ("type in ('CHAT_MESSAGE', 'PRIVATE_MESSAGE', 'DIRECT_MESSAGE') and btrim(coalesce(content, '')) = ''", "'blank message content (' || type || ')'")
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

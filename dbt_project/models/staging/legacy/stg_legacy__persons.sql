@@ -56,4 +56,10 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'")
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

@@ -67,4 +67,11 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes'))
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

@@ -75,4 +75,11 @@ renamed as (
 
 )
 
-select * from renamed
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("captured_at is null", "'no captured_at'")
+    ]) }} as reject_reason,
+    renamed.*
+from renamed

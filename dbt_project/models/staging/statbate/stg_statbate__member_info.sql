@@ -81,7 +81,6 @@ renamed as (
         {{ try_cast("data ->> 'all_time_tokens'", 'bigint') }} as all_time_tokens
 
     from answers
-    where username is not null
 
 ),
 
@@ -114,4 +113,10 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'")
+    ]) }} as reject_reason,
+    final.*
+from final

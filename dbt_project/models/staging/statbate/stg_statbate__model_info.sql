@@ -92,7 +92,6 @@ renamed as (
     from answers
     left join gender_codes
         on gender_codes.raw_value = lower(btrim(answers.data ->> 'gender'))
-    where answers.username is not null
 
 ),
 
@@ -125,4 +124,11 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes'))
+    ]) }} as reject_reason,
+    final.*
+from final

@@ -96,11 +96,16 @@ final as (
         rid,
         did
     from tips
-    where model_username is not null
-        and member_username is not null
-        and tipped_at is not null
-        and tokens is not null
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("model_username is null", "'tip without a model username'"),
+        ("member_username is null", "'tip without a member username'"),
+        ("tipped_at is null", "'unparseable tip time'"),
+        ("tokens is null", "'tokens missing or not an integer'")
+    ]) }} as reject_reason,
+    final.*
+from final

@@ -72,7 +72,6 @@ answers as (
         jsonb_typeof(source.payload -> 'last_broadcast') as last_broadcast_type
     from source
     where jsonb_typeof(source.payload) = 'object'
-        and btrim(coalesce(source.payload ->> 'username', '')) <> ''
 
 ),
 
@@ -170,4 +169,11 @@ final as (
 
 )
 
-select * from final
+select
+    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+    {{ reject_reason([
+        ("username is null or btrim(username) = ''", "'blank or missing username'"),
+        ("captured_at is null", "'no capture time'")
+    ]) }} as reject_reason,
+    final.*
+from final

@@ -1,0 +1,11 @@
+{#-
+    The CBHours live checks and activity set aside at staging, with the reason (see macros/rejects.sql):
+    they never reach the history tables, persons or the merged state, and a
+    build never stops for them. Its check no_rows_set_aside warns with the
+    count and the reasons.
+-#}
+{{ rejects_of('cbhours', [
+    ('stg_cbhours__live', 'username'),
+    ('stg_cbhours__activity', 'username'),
+    ('stg_cbhours__activity_answers', 'username')
+]) }}
