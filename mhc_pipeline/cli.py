@@ -83,6 +83,11 @@ def dagster_home() -> Path:
         "# written by `mhc`: Dagster's runs, events and schedules in the pipeline's PostgreSQL\n"
         "storage:\n  postgres:\n    postgres_url:\n      env: MHC_DAGSTER_PG_URL\n"
         "concurrency:\n  pools:\n    default_limit: 1\n"
+        # on 2 cores: at most 3 runs at once, one of each job (a schedule also skips its tick while its
+        # job still has a run queued or going: definitions.job_in_flight)
+        "  runs:\n    max_concurrent_runs: 3\n"
+        "    tag_concurrency_limits:\n"
+        "      - key: dagster/job_name\n        value:\n          applyLimitPerUniqueValue: true\n        limit: 1\n"
         "telemetry:\n  enabled: false\n"
     )
     os.environ["DAGSTER_HOME"] = str(home)
@@ -388,17 +393,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
         result = _run_job("dbt_build", progress=True)
         for line in _summarise_run(result):
             print(line)
+    leftover = _stop_leftover_dev()
+    if leftover:
+        print(f"stopped what an earlier `mhc dev` left running (process group {leftover})", flush=True)
     orphans = _fail_orphaned_runs()
     if orphans:
         print(f"marked {orphans} run(s) failed that an earlier `mhc dev` left in progress when it stopped", flush=True)
+    dropped = _drop_stale_queued_runs()
+    if dropped:
+        print(f"dropped {dropped} queued run(s) an earlier `mhc dev` left behind (their schedules and the sensor "
+              f"request fresh ones)", flush=True)
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
     # started from a background job, a process inherits SIGINT ignored: restore it for dagster dev
     # its own process group, so that whatever it leaves behind (a code server whose heartbeat never stops
     # it) can be stopped with it; Ctrl-C reaches this process and is passed on below
     proc = subprocess.Popen([dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)],
-                            cwd=settings.PROJECT_ROOT, process_group=0,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            cwd=settings.PROJECT_ROOT, process_group=0, preexec_fn=_dev_child_setup)
+    _dev_pidfile().write_text(str(proc.pid))
     # a SIGTERM (a supervisor, `kill`) is passed on too, so that its webserver, daemon and code servers
     # never outlive this command
     signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
@@ -409,14 +421,71 @@ def cmd_dev(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 proc.send_signal(signal.SIGINT)
     finally:
+        # dagster dev's own shutdown waits for its code servers and run workers (a minute, measured):
+        # give it 3 s, then stop its whole process group, so that `mhc dev` ends within ~10 s of Ctrl-C
+        # or SIGTERM and leaves nothing behind (the runs it cuts off are marked failed at the next start)
         try:
-            proc.wait(30)
+            proc.wait(3)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        _stop_group(proc.pid)  # the code servers dagster dev started and did not stop
+            pass
+        _stop_group(proc.pid, grace=2.5)
+        _dev_pidfile().unlink(missing_ok=True)
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
-            sim.wait(10)
+            try:
+                sim.wait(3)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+
+
+def _dev_child_setup() -> None:
+    """In `dagster dev`, before it runs: restore SIGINT (a background job inherits it ignored), and ask
+    the kernel for a SIGTERM when `mhc dev` dies, even of SIGKILL (PR_SET_PDEATHSIG), so that it never
+    runs on without its parent."""
+    import ctypes
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _dev_pidfile() -> Path:
+    return settings.data_dir() / "dagster-dev.pgid"
+
+
+def _stop_leftover_dev() -> int | None:
+    """The process group of a `dagster dev` that an earlier `mhc dev` started and that still runs (the
+    earlier one was killed before it could stop it): stop it, so two daemons never share one database."""
+    path = _dev_pidfile()
+    try:
+        pgid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    path.unlink(missing_ok=True)
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return None
+    _stop_group(pgid, grace=3.0)
+    return pgid
+
+
+def _drop_stale_queued_runs() -> int:
+    """Runs a schedule or the sensor queued under an earlier `mhc dev` and that never started: each is
+    older than its own cadence by now, and the next tick requests a fresh one, so working off that
+    backlog would only delay the current data. Mark them canceled, saying why."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    queued = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED,
+                                                               dg.DagsterRunStatus.NOT_STARTED]))
+    dropped = 0
+    for run in queued:
+        if "dagster/schedule_name" in run.tags or "dagster/sensor_name" in run.tags:
+            instance.report_run_canceled(run, "dropped: queued under an earlier `mhc dev` and never started; "
+                                              "its schedule or sensor requests a fresh run")
+            dropped += 1
+    return dropped
 
 
 def _stop_group(pgid: int, grace: float = 5.0) -> None:

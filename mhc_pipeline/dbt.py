@@ -31,14 +31,17 @@ MONITORING_KEYS = {dg.AssetKey(["source_freshness"]), dg.AssetKey(["source_cover
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when there is no manifest yet (fresh clone), or under `dagster dev`."""
+    """Parse the dbt project only when there is no manifest yet (a fresh clone) or a dbt file changed
+    after it. Never `prepare_if_dev()`: under `dagster dev` every run worker imports this module, and
+    a `dbt parse` in each (behind one file lock) made runs time out; `mhc dev` prepares the manifest
+    once, before the daemon starts, and workers find it current."""
+    if not _manifest_is_stale():
+        return DBT_PROJECT.manifest_path
     # the preparer calls `dbt` from PATH: make it this environment's dbt even when the venv is not active
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    DBT_PROJECT.prepare_if_dev()
-    if _manifest_is_stale():
-        DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
     return DBT_PROJECT.manifest_path
 
 
@@ -110,9 +113,12 @@ TRANSLATOR = MhcDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 class DbtBuildConfig(dg.Config):
     as_of: Optional[str] = None  # the merge's build time (dbt var `as_of`); default now
     full_refresh: bool = False
-    # dbt unit tests check the SQL, not the data: they run in `make test` and CI (tests/test_dbt_unit.py),
-    # not in every production build
+    # dbt unit tests check the SQL, not the data: they run in `make test` and CI
+    # (tests/test_bad_rows.py::test_the_dbt_unit_tests_pass), not in every production build
     unit_tests: bool = False
+    # what the data tests read: "recent" (every build: the rows the latest landings added, see
+    # dbt_project/macros/test_scope.sql) or "history" (the daily dbt_checks_history job: every row)
+    checks: str = "recent"
 
 
 def dbt_args(config: DbtBuildConfig) -> list[str]:
@@ -144,10 +150,31 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     db.export_libpq_env(postgres.resolved_url())
     schema = settings.get("MHC_PRODUCT_SCHEMA")
     target = run_target_path(context.run.run_id)
+    if config.checks not in ("recent", "history"):
+        raise dg.Failure(f"checks must be 'recent' or 'history', not {config.checks!r}")
+    os.environ["MHC_CHECKS_SCOPE"] = config.checks  # read by the dbt subprocess (macros/test_scope.sql)
     try:
         yield from _stream_build(context, dbt, postgres, config, schema, target)
+        keep_partial_parse(target)
     finally:
+        os.environ.pop("MHC_CHECKS_SCOPE", None)
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
+
+
+def keep_partial_parse(target: Path) -> None:
+    """dagster-dbt starts each build from the project's partial_parse.msgpack. When dbt could not use it
+    (the profile's environment differs from the one `dbt parse` ran in), it parsed the whole project
+    (~10 CPU-s) and wrote a new one into this build's folder: keep that one, so the next build parses
+    only what changed instead of everything again."""
+    import shutil
+
+    new = target / "partial_parse.msgpack"
+    held = DBT_PROJECT.project_dir / "target" / "partial_parse.msgpack"
+    if not new.exists() or (held.exists() and held.read_bytes() == new.read_bytes()):
+        return
+    tmp = held.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(new, tmp)
+    os.replace(tmp, held)
 
 
 def run_target_path(run_id: str) -> Path:
@@ -175,7 +202,8 @@ def prune_run_targets(keep: int) -> list[Path]:
 
 def _stream_build(context, dbt: DbtCliResource, postgres: PostgresResource, config: DbtBuildConfig, schema: str,
                   target: Path):
-    for event in dbt.cli(dbt_args(config), context=context, target_path=target).stream().fetch_row_counts():
+    # no fetch_row_counts(): it counts every table after every build, a cost that grows with history
+    for event in dbt.cli(dbt_args(config), context=context, target_path=target).stream():
         key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
         if key == MERGED_KEY:
             with postgres.connect() as conn:
@@ -248,7 +276,7 @@ def merged_state_metadata(conn, schema: str) -> dict[str, Any]:
     meta: dict[str, Any] = {f"share_{r['source']}": float(r["share"]) for r in shares}
     meta["winning_values_by_source"] = dg.MetadataValue.md(_markdown(["source", "winning_values", "share"], shares))
     meta["preview_top_online"] = dg.MetadataValue.md(_markdown(cols, top))
-    meta.update(persons=persons, online=online)
+    meta.update({"persons": persons, "online": online, "dagster/row_count": persons})
     return meta
 
 

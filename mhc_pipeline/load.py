@@ -175,6 +175,8 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
                 landed_at    timestamptz not null default now()
             );
             create index if not exists batches_table_fetched on {schema}.batches (raw_table, fetched_at);
+            -- the dbt data tests read what the newest landings added: max(landed_at) of the ledger
+            create index if not exists batches_landed_at on {schema}.batches (landed_at);
             create table if not exists {schema}.quarantine (
                 id             bigserial primary key,
                 batch_id       uuid not null,

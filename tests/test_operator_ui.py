@@ -68,6 +68,7 @@ class Dev:
     env: dict
     run_id: str
     data_dir: Path
+    proc: subprocess.Popen
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def dev(sim, tmp_path_factory):
             { ... on Runs { results { runId status } } } }"""}, timeout=60).json()
         results = runs["data"]["runsOrError"]["results"]
         assert [r["status"] for r in results] == ["SUCCESS"], results
-        yield Dev(base=base, env=env, run_id=results[0]["runId"], data_dir=tmp / "data")
+        yield Dev(base=base, env=env, run_id=results[0]["runId"], data_dir=tmp / "data", proc=proc)
     finally:
         _stop(proc)
         subprocess.run([MHC, "db", "stop"], env=env, capture_output=True, timeout=120)
@@ -312,3 +313,66 @@ def test_every_landing_asset_records_the_operator_metadata(dev):
         if set(CORE) - labels:
             missing[key] = sorted(set(CORE) - labels)
     assert not missing, missing
+
+
+def _runs(dev) -> list[dict]:
+    query = """{ runsOrError { ... on Runs { results { runId status pipelineName tags { key value } } } } }"""
+    results = requests.post(f"{dev.base}/graphql", json={"query": query}, timeout=60).json()["data"]["runsOrError"]
+    return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in results["results"]]
+
+
+def _merged_state_as_of(dev):
+    url = subprocess.run([MHC, "db", "url"], env=dev.env, capture_output=True, text=True, timeout=120).stdout.strip()
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select max(state_as_of) from mhc.person_current_state")
+        return cur.fetchone()[0]
+
+
+def test_the_daemon_runs_the_schedules_and_the_sensor_and_the_merged_state_moves(dev):
+    """The production path: the daemon launches the landing schedules' runs and the dbt_follows_landing
+    sensor's dbt runs as fresh processes (the default run launcher, the in-process executor), they
+    succeed, and the merged state moves on without anyone clicking."""
+    before = _merged_state_as_of(dev)
+    deadline = time.monotonic() + 480
+    seen: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        runs = _runs(dev)
+        failed = [(r["pipelineName"], r["runId"]) for r in runs if r["status"] == "FAILURE"]
+        assert not failed, failed
+        for r in runs:
+            if r["status"] == "SUCCESS" and r["tags"].get("dagster/schedule_name") == "landing_every_minute":
+                seen["schedule"] = r["runId"]
+            if r["status"] == "SUCCESS" and r["tags"].get("dagster/sensor_name") == "dbt_follows_landing":
+                seen["sensor"] = r["runId"]
+        if len(seen) == 2 and _merged_state_as_of(dev) > before:
+            return
+        time.sleep(10)
+    raise AssertionError(f"in 8 minutes: runs seen {seen}, merged state as of {_merged_state_as_of(dev)} "
+                         f"(before: {before}); runs: {[(r['pipelineName'], r['status']) for r in _runs(dev)][:20]}")
+
+
+def _processes_of(data_dir: Path) -> list[str]:
+    """Processes (other than the embedded PostgreSQL, stopped by the fixture) with this data folder in
+    their environment: what an `mhc dev` would have left behind."""
+    found = []
+    marker = f"MHC_DATA_DIR={data_dir}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and "postgres" not in cmdline.split(" ")[0]:
+            found.append(f"{pid}: {cmdline[:120]}")
+    return found
+
+
+def test_mhc_dev_stops_within_10_seconds_of_sigterm_and_leaves_nothing_behind(dev):
+    assert dev.proc.poll() is None and _processes_of(dev.data_dir)
+    started = time.monotonic()
+    dev.proc.send_signal(signal.SIGTERM)
+    dev.proc.wait(30)
+    took = time.monotonic() - started
+    time.sleep(1)
+    left = _processes_of(dev.data_dir)
+    assert took <= 10 and not left, (took, left)

@@ -225,3 +225,89 @@ def test_the_dbt_models_follow_new_landed_data_without_a_click():
         assert {history, "person_current_state", "v_person_current_state"} <= keys, landing
         again, cursor = requested(cursor)
         assert not again
+
+
+def test_the_product_view_survives_builds_and_one_person_is_an_index_probe(first_runs, pg_url, conn_module):
+    """A reader polling v_person_current_state every 50 ms through dbt builds of the merged state never
+    gets an error (the table is updated in place, not dropped and re-created with CASCADE)."""
+    import threading
+
+    from mhc_pipeline import db
+
+    errors, reads, stop = [], [0], threading.Event()
+
+    def reader():
+        with db.connection(pg_url) as c:
+            c.autocommit = True
+            while not stop.is_set():
+                try:
+                    with c.cursor() as cur:
+                        cur.execute(f"select count(*) from {SCHEMA}.v_person_current_state where is_online")
+                        cur.fetchone()
+                    reads[0] += 1
+                except Exception as exc:  # noqa: BLE001 - any error is the failure
+                    errors.append(repr(exc))
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        db.export_libpq_env(pg_url)
+        project = str(settings.DBT_PROJECT_DIR)
+        for _ in range(3):
+            out = subprocess.run(
+                [str(settings.PROJECT_ROOT / ".venv/bin/dbt"), "run", "--select", "person_current_state+",
+                 "--project-dir", project, "--profiles-dir", project, "--target-path",
+                 str(settings.data_dir() / "dbt_runs" / "test-view"), "--log-path", str(settings.data_dir())],
+                capture_output=True, text=True, timeout=300, env=os.environ.copy())
+            assert out.returncode == 0, out.stdout[-2000:]
+    finally:
+        stop.set()
+        thread.join(10)
+    assert reads[0] > 10 and not errors, errors[:3]
+    with conn_module.cursor() as cur:  # a table this small is scanned anyway: show the index can serve it
+        cur.execute("set enable_seqscan = off")
+        cur.execute(f"explain select * from {SCHEMA}.v_person_current_state where username = 'someone'")
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("reset enable_seqscan")
+    assert "Index Cond: (username" in plan, plan
+
+
+def test_builds_read_and_test_only_what_the_latest_landings_added(first_runs):
+    """Literal watermarks (not sub-queries) in the incremental models and in the data tests' `where`, so
+    the landed_at indexes are used whatever the length of history; unit tests are not in the build."""
+    runs = sorted((settings.data_dir() / "dbt_runs").glob("2*"))
+    compiled = runs[-1] / "compiled" / "mhc" / "models"
+    snapshots = (compiled / "history" / "affiliate" / "affiliate_api_snapshots.sql").read_text()
+    assert "landed_at > to_timestamp(" in snapshots and "select coalesce(max(" not in snapshots
+    test_sql = next(compiled.glob("history/affiliate/_affiliate__models.yml/not_null_affiliate_api_snapshots_person_id.sql")).read_text()
+    assert "where landed_at > to_timestamp(" in test_sql
+    results = (runs[-1] / "run_results.json").read_text()
+    assert '"unit_test.' not in results
+
+
+def test_the_history_wide_checks_run_on_their_own_daily_schedule(first_runs):
+    from mhc_pipeline.definitions import defs
+
+    schedule = defs.resolve_schedule_def("dbt_checks_history_daily")
+    assert schedule.job_name == "dbt_checks_history" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    result = defs.resolve_job_def("dbt_checks_history").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) > 50 and not result.get_asset_materialization_events()  # tests only, no model rebuilt
+    runs = sorted((settings.data_dir() / "dbt_runs").glob("2*"))
+    test_sql = next((runs[-1] / "compiled").rglob("not_null_affiliate_api_snapshots_person_id.sql")).read_text()
+    assert "'-infinity'::timestamptz" in test_sql
+
+
+def test_importing_the_code_location_never_parses_dbt_in_a_run_worker():
+    """Under `dagster dev` every run worker imports the definitions with DAGSTER_IS_DEV_CLI set: with a
+    current manifest, that import must not run `dbt parse` (it did, in each worker, behind one lock)."""
+    from mhc_pipeline.dbt import DBT_PROJECT
+
+    manifest = DBT_PROJECT.manifest_path
+    before = manifest.stat().st_mtime_ns
+    out = subprocess.run([sys.executable, "-c", "import mhc_pipeline.definitions"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "DAGSTER_IS_DEV_CLI": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert manifest.stat().st_mtime_ns == before

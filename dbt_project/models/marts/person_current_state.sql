@@ -18,12 +18,24 @@
          a fresh source reports Offline shows no show type or viewers.
     Its cost depends on the number of persons, fields and sources, never on
     the length of history.
+
+    Materialized `incremental` (delete+insert on id) although every build
+    computes every person: the rows are replaced in one transaction inside
+    the table that v_person_current_state reads, so the product view never
+    disappears (a `table` build drops the old table with CASCADE, which
+    drops the view until it is re-created later in the build). Readers see
+    the old rows until the build commits. Indexed on username: one person
+    is an index probe.
 -#}
 {{
     config(
-        materialized='table',
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['id'], 'unique': True},
+            {'columns': ['username']},
         ],
     )
 }}

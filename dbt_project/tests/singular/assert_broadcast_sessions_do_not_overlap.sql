@@ -10,7 +10,7 @@ with
 recent as (
 
     select * from {{ ref('v_broadcast_sessions') }}
-    where landed_at > now() - interval '1 day'
+    where landed_at > {{ checks_since() }}
 
 ),
 

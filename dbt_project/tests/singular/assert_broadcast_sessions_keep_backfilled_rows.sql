@@ -25,7 +25,7 @@ backfilled as (
     {%- for s in broadcast_session_sources() %}
     select person_id, source, observed_at, landed_at
     from {{ ref(s.model) }}
-    where landed_at > now() - interval '1 day'
+    where landed_at > {{ checks_since() }}
         and observed_at < landed_at - make_interval(hours => {{ max_wait }})
     {%- if not loop.last %}
     union all
