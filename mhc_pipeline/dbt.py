@@ -153,6 +153,10 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     if config.checks not in ("recent", "history"):
         raise dg.Failure(f"checks must be 'recent' or 'history', not {config.checks!r}")
     os.environ["MHC_CHECKS_SCOPE"] = config.checks  # read by the dbt subprocess (macros/test_scope.sql)
+    # a test runs only in a build that selected ALL its parents: the sensor's partial builds must not run
+    # relationships_<history>_..._persons_ when persons is not among the models they rebuild (read by
+    # dagster-dbt, then by dbt)
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
     try:
         yield from _stream_build(context, dbt, postgres, config, schema, target)
         keep_partial_parse(target)
