@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test dev docs bench lock clean stop
+.PHONY: install demo test dev docs bench bench-cycle soak lock clean stop
 
 install: $(STAMP)
 
@@ -38,6 +38,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_simulator_world.py
 	$(BIN)/python bench/bench_cbhours.py
 	$(BIN)/python bench/bench_legacy_import.py
+
+## bench-cycle: the cost that repeats (CPU-s of one 5-minute cycle and one CBHours minute, 1 and 7 days of history)
+bench-cycle: $(STAMP)
+	$(BIN)/python bench/bench_cycle.py
+
+## soak: `mhc dev` for an hour on a fresh database: failed runs, merged-state lag, CPU share, chart
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --minutes 60
 
 ## lock: re-pin requirements.lock from the current .venv
 lock:
