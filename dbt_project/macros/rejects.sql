@@ -34,15 +34,17 @@
     A source's rejects view: the rows of its staging models whose
     reject_reason is set, in one shape: (source, model, batch_id, row_no,
     landed_at, username, reason). `models` is a list of (staging model,
-    username expression) pairs.
+    username expression[, row number expression]) tuples; the row number is
+    `row_no` unless given (a model without one passes 'null::integer').
 -#}
 {% macro rejects_of(source_name, models) -%}
-    {%- for model_name, username in models %}
+    {%- for m in models %}
+    {%- set model_name, username = m[0], m[1] %}
     select
         '{{ source_name }}'::text as source,
         '{{ model_name }}'::text as model,
         batch_id,
-        {{ 'row_no' if model_name not in ('stg_follows__entries', 'stg_legacy__follow_history') else 'null::integer' }} as row_no,
+        {{ m[2] if m | length > 2 else 'row_no' }} as row_no,
         landed_at,
         ({{ username }})::text as username,
         reject_reason as reason

@@ -5,5 +5,5 @@
     count and the reasons.
 -#}
 {{ rejects_of('follows', [
-    ('stg_follows__entries', 'username')
+    ('stg_follows__entries', 'username', 'null::integer')
 ]) }}
