@@ -303,13 +303,18 @@ class _ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = chunks
         self._buf = b""
+        self.error: BaseException | None = None  # what the stream raised (psycopg2 turns it into QueryCanceled)
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         while size < 0 or len(self._buf) < size:
-            chunk = next(self._chunks, None)
+            try:
+                chunk = next(self._chunks, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
             if chunk is None:
                 break
             self._buf += chunk
@@ -352,11 +357,17 @@ def _copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime
         if parts:
             yield b"".join(parts)
 
-    cur.copy_expert(
-        f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload) from stdin",
-        _ChunkReader(chunks()),
-        size=1 << 20,
-    )
+    reader = _ChunkReader(chunks())
+    try:
+        cur.copy_expert(
+            f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload) from stdin",
+            reader,
+            size=1 << 20,
+        )
+    except psycopg2.Error:
+        if reader.error is not None:  # the source failed mid-stream (e.g. a bad page): say that, not "COPY failed"
+            raise reader.error from None
+        raise
     return count[0]
 
 

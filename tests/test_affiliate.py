@@ -55,7 +55,9 @@ def test_a_crawl_lands_every_online_room_once(res, clean, fresh_sim):
 
 def test_an_html_page_fails_the_crawl_lands_nothing_and_is_quarantined(res, clean, fresh_sim):
     fresh_sim.inject(PATH, "slow", delay=0)  # page 0 answers normally ...
-    fresh_sim.inject(PATH, "html")  # ... page 1 is a Cloudflare challenge
+    # ... then pages 1 and 2 (fetched side by side, in either order) are Cloudflare challenges: the
+    # crawl reads its pages in order, so page 1 is the one that fails it
+    fresh_sim.inject(PATH, "html", count=2)
     with pytest.raises(affiliate.CrawlFailed) as info:
         affiliate.crawl(res, T, conn=clean)
     assert "HTML page" in str(info.value) and "raw.quarantine" in str(info.value)
@@ -64,6 +66,34 @@ def test_an_html_page_fails_the_crawl_lands_nothing_and_is_quarantined(res, clea
         cur.execute("select item, reason, body from raw.quarantine")
         item, reason, body = cur.fetchone()
     assert item == "page 1" and "Just a moment" in body and "HTML" in reason
+
+
+@pytest.mark.parametrize("fault, params, cause", [
+    ("html", {"status": 200}, "HTML page"),
+    ("html", {"status": 403}, "403"),
+    ("malformed", {}, "malformed JSON"),
+    ("status", {"status": 200, "body": '{"results": [{"username": "a"},'}, "JSON"),
+], ids=["challenge-200", "challenge-403", "truncated-body", "malformed-json"])
+def test_a_bad_page_in_the_streamed_landing_is_quarantined_and_the_crawl_can_run_again(
+        res, clean, fresh_sim, fault, params, cause):
+    """The production path (asset -> land_crawl -> COPY): a page that fails while COPY streams the crawl
+    comes out as the crawl's own failure naming the page, is kept in raw.quarantine, lands nothing and
+    does not claim the batch, so the same crawl lands once the source answers again."""
+    fresh_sim.inject(PATH, "slow", delay=0)  # page 0 answers, so COPY has started when the bad page comes
+    fresh_sim.inject(PATH, fault, count=2, **params)  # pages 1 and 2 (fetched side by side) are bad
+    with pytest.raises(affiliate.CrawlFailed) as info:
+        affiliate.land_crawl(clean, res, T)
+    message = str(info.value)
+    assert "page 1" in message and cause in message and "raw.quarantine" in message, message
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE}") == 0
+    assert count(clean, "select count(*) from raw.batches") == 0
+    with clean.cursor() as cur:
+        cur.execute("select item, reason from raw.quarantine")
+        assert cur.fetchall() == [("page 1", info.value.reason)]
+    fresh_sim.clear_faults()
+    _, landed = affiliate.land_crawl(clean, res, T)
+    assert not landed.already_landed
+    assert landed.rows == len({r["username"] for r in fresh_sim.world.online_rooms(T)})
 
 
 def test_malformed_json_fails_the_crawl_with_a_clear_message(res, clean, fresh_sim):
