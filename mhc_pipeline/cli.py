@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,8 @@ def _ensure_database() -> str:
     if not _EMBEDDED:
         _EMBEDDED.append(settings.get("MHC_DATABASE_URL") == "embedded")
     url = db.database_url()
+    if not _EMBEDDED[0]:
+        db.check_reachable(url)  # an external server: say at once, in one line, when it cannot be reached
     os.environ["MHC_DATABASE_URL"] = url
     db.export_libpq_env(url)
     return url
@@ -88,6 +91,10 @@ def dagster_home() -> Path:
         "  runs:\n    max_concurrent_runs: 3\n"
         "    tag_concurrency_limits:\n"
         "      - key: dagster/job_name\n        value:\n          applyLimitPerUniqueValue: true\n        limit: 1\n"
+        # the daemon fails a run stuck STARTING for 5 minutes, and frees the pool slots of a run that
+        # ended 30 s ago without freeing them (a run whose process died is failed by mhc_pipeline.runs)
+        "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 30\n"
+        "  max_resume_run_attempts: 0\n  free_slots_after_run_end_seconds: 30\n"
         "telemetry:\n  enabled: false\n"
     )
     os.environ["DAGSTER_HOME"] = str(home)
@@ -223,14 +230,26 @@ def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = 
 
     import dagster as dg
 
+    from mhc_pipeline import runs
     from mhc_pipeline.dbt import mhc_dbt_models
     from mhc_pipeline.definitions import defs
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
     config = dict(run_config or {})
+    tags = {**(tags or {}), runs.HOST_TAG: socket.gethostname()}  # its process id is checkable here
+    for dead in runs.fail_dead_runs(instance):
+        print(f"  {dead.describe()} was left in progress by a process that died: marked failed, its slots freed",
+              flush=True)
+    if mhc_dbt_models.keys & job.asset_layer.selected_asset_keys:
+        for run_id, step in runs.pool_holders(instance, "dbt"):
+            held = instance.get_run_by_id(run_id)
+            what = f"{held.job_name}, {held.status.value}" if held is not None else "unknown run"
+            print(f"  waiting for the dbt pool: its one slot is held by run {run_id[:8]} ({what}, step {step}); "
+                  "this build starts when that run ends (Ctrl-C stops waiting)", flush=True)
     if logging.getLogger().isEnabledFor(logging.DEBUG):
-        return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
+        with _interrupts_reach_a_waiting_run():
+            return job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags)
     run_id = str(uuid.uuid4())
     models_total = len(mhc_dbt_models.keys & job.asset_layer.selected_asset_keys)
     watcher = _RunProgress(instance, run_id, models_total) if progress else contextlib.nullcontext()
@@ -240,12 +259,43 @@ def _run_job(job_name: str, run_config: dict | None = None, tags: dict | None = 
     logs = settings.data_dir() / "logs"
     logs.mkdir(exist_ok=True)
     path = logs / f"{job_name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
-    with watcher, open(path, "w") as out, contextlib.redirect_stdout(out):
+    with watcher, open(path, "w") as out, contextlib.redirect_stdout(out), _interrupts_reach_a_waiting_run():
         result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags,
                                         run_id=run_id)
     result.landings_shown = getattr(watcher, "printed", set())
     print(f"  (dbt output: {path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
     return result
+
+
+@contextlib.contextmanager
+def _interrupts_reach_a_waiting_run():
+    """Ctrl-C or SIGTERM stops a run that waits (for a pool slot, between steps) within a second or two.
+    While a run executes in this process, Dagster only notes an interrupt outside its steps' own code,
+    to act on it at the next step boundary: a run that waits for a pool slot never gets there, so
+    `mhc build` ignored SIGTERM for as long as the slot was held (forever, when its holder had died)."""
+    import ctypes
+    import threading
+
+    from dagster._utils.interrupts import check_captured_interrupt
+
+    stop = threading.Event()
+    main = threading.main_thread().ident
+
+    def relay() -> None:
+        noted = 0
+        while not stop.wait(0.5):
+            noted = noted + 1 if check_captured_interrupt() else 0
+            if noted >= 3:  # noted and not acted on for 1.5 s: the run is waiting, not stopping
+                # raise KeyboardInterrupt in the main thread (a simulated SIGINT would only be noted again)
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(main), ctypes.py_object(KeyboardInterrupt))
+                return
+
+    thread = threading.Thread(target=relay, name="interrupt-relay", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 _EXTRAS = ("pages", "duplicates", "models", "online", "segments", "not_in_trophy_db", "batches",
@@ -585,7 +635,9 @@ def _fail_orphaned_runs() -> int:
         if "dagster/schedule_name" in run.tags or "dagster/sensor_name" in run.tags:
             instance.report_run_failed(run, "interrupted: the `mhc dev` that ran it stopped before it finished")
             failed += 1
-    return failed
+    from mhc_pipeline import runs
+
+    return failed + len(runs.fail_dead_runs(instance))  # and those of a `mhc build` or `mhc demo` that died
 
 
 def _models_built(url: str) -> bool:
@@ -684,13 +736,32 @@ def cmd_events_worker(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print(f"events worker: {res.feed()} (long-poll {args.timeout}s); Ctrl-C stops", flush=True)
-    try:
-        events.run_worker(url, res, poll_timeout=args.timeout, schema=settings.get("MHC_RAW_SCHEMA"), stop=stop,
-                          log=lambda m: print(m, flush=True))
-    except events.EventsAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            events.run_worker(url, res, poll_timeout=args.timeout, schema=settings.get("MHC_RAW_SCHEMA"),
+                              stop=stop, log=lambda m: print(m, flush=True))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            failure.append(exc)
+        finally:
+            stop.set()
+
+    # The worker waits in a long poll (up to --timeout s): it runs in its own thread, so that a stop
+    # request ends this command within ~1.5 s. Every answer lands in one transaction with its cursor, so
+    # leaving a poll unanswered loses nothing: the next start asks again from the stored cursor.
+    worker = threading.Thread(target=work, name="events-worker", daemon=True)
+    worker.start()
+    while not stop.wait(0.5):
+        pass
+    worker.join(1.5)
+    if failure and isinstance(failure[0], events.EventsAuthError):
+        print(f"error: {failure[0]}", file=sys.stderr)
         return 3
-    print("events worker stopped", flush=True)
+    if failure:
+        raise failure[0]
+    print("events worker stopped" + ("" if not worker.is_alive() else " (its open long poll is dropped; the "
+                                     "stored cursor is where the next start goes on)"), flush=True)
     return 0
 
 
@@ -762,10 +833,18 @@ def cmd_statbate(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     if args.action in ("start", "url", "status"):
         if args.action == "status" and settings.get("MHC_DATABASE_URL") == "embedded":
-            pid = settings.data_dir() / "pgdata" / "postmaster.pid"
-            print("running" if pid.exists() else "stopped")
+            pgdata = settings.data_dir() / "pgdata"
+            if not (pgdata / "postmaster.pid").exists():
+                print("stopped")
+                return 0
+            try:  # a postmaster.pid can outlive its server: ask the server (status never starts one)
+                db.check_reachable(f"postgresql://postgres:@/{db.DEFAULT_DB}?host={pgdata}")
+            except db.Unreachable:
+                print(f"stopped (a stale postmaster.pid is left in {pgdata}; `mhc db start` starts it again)")
+                return 1
+            print("running")
             return 0
-        url = _ensure_database()
+        url = _ensure_database()  # connects, also to an external server
         print(url if args.action == "url" else f"ready: {db.redact_url(url)}")
         return 0
     if args.action == "stop":
@@ -878,9 +957,12 @@ def main(argv: list[str] | None = None) -> int:
     }[args.cmd]
     try:
         return handler(args)
-    except settings.MissingCredential as exc:
+    except (settings.MissingCredential, db.Unreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"mhc {args.cmd}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -61,6 +61,22 @@ def _ensure_database(admin_url: str, dbname: str) -> None:
         conn.close()
 
 
+class Unreachable(Exception):
+    """The pipeline's database cannot be reached (one line: where, why, and what to check)."""
+
+
+def check_reachable(url: str) -> None:
+    """Connect once, or raise `Unreachable` naming the (redacted) URL, libpq's reason and the fix."""
+    try:
+        psycopg2.connect(url, connect_timeout=10).close()
+    except psycopg2.OperationalError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise Unreachable(
+            f"cannot connect to the database {redact_url(url)}: {reason}. Check MHC_DATABASE_URL (host, port, "
+            "user, password, database) and that the server is up; MHC_DATABASE_URL=embedded runs one here."
+        ) from None
+
+
 def database_url() -> str:
     """The URL of the pipeline's database (starting the embedded server if that is the setting)."""
     url = settings.get("MHC_DATABASE_URL")

@@ -6,7 +6,7 @@ from datetime import timezone
 
 import dagster as dg
 
-from mhc_pipeline import settings
+from mhc_pipeline import runs, settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
 from mhc_pipeline.sources import affiliate, cbhours, events, follows, legacy, statbate, stats
@@ -165,7 +165,7 @@ defs = dg.Definitions(
     # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
     executor=dg.in_process_executor,
     schedules=[*schedules, cbhours_activity_today],
-    sensors=[dbt_follows_landing],
+    sensors=[dbt_follows_landing, runs.dead_run_watchdog],
     resources={
         "postgres": postgres_from_env(),
         "affiliate": affiliate.resource_from_env(),

@@ -158,11 +158,38 @@ def test_the_worker_and_a_run_never_read_the_same_feed_at_once(clean, sim_ev, pg
     assert not events.drain(clean, pg_url, res, poll_timeout=0).skipped
 
 
-def _worker(sim, pg_url) -> subprocess.Popen:
+def _worker(sim, pg_url, timeout: int = 1) -> subprocess.Popen:
     env = {**os.environ, "MHC_DATABASE_URL": pg_url, "MHC_EVENTS_URL": sim.url + "/events/",
            "MHC_EVENTS_TOKEN": TOKEN, "MHC_OWNER": sim.world.owner}
-    return subprocess.Popen([sys.executable, "-m", "mhc_pipeline.cli", "-v", "events-worker", "--timeout", "1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, "-m", "mhc_pipeline.cli", "-v", "events-worker", "--timeout",
+                             str(timeout)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_the_worker_stops_within_2_seconds_of_sigterm_in_a_long_poll(clean, sim_ev, pg_url):
+    """A 30-second long poll on a quiet feed does not hold a SIGTERM for 30 s; the cursor stays where the
+    last landed answer put it."""
+    t0 = _owner_online_at(sim_ev)
+    res = _res(sim_ev)
+    last = sim_ev.events_until(t0)[-1]["id"]
+    _set_cursor(clean, res, last)
+    sim_ev.set_time(t0)  # frozen: no new event, every poll waits its full timeout
+    seen = len(sim_ev.requests)
+    worker = _worker(sim_ev, pg_url, timeout=30)
+    try:
+        _wait(lambda: any(r.path.startswith("/events/") for r in sim_ev.requests[seen:]), 60)
+        time.sleep(2)  # inside the long poll
+        worker.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        out, _ = worker.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        sim_ev.set_time(None)
+    assert worker.returncode == 0, out[-2000:]
+    assert took < 2.0, f"stopped {took:.1f} s after SIGTERM"
+    assert "events worker stopped" in out
+    assert load.get_cursor(clean, res.feed()) == last
 
 
 def _wait(predicate, timeout: float = 60.0) -> None:
