@@ -110,21 +110,30 @@ def _simulator_running(port: str) -> bool:
         return False
 
 
-def _uses_simulator() -> bool:
-    return any(settings.is_simulated(settings.get(s.name)) for s in settings.SETTINGS if s.name.endswith("_URL")
-               and s.name != "MHC_DATABASE_URL")
+def _uses_simulator(names: tuple[str, ...] | None = None) -> bool:
+    """Whether a source URL (any, or those `names`) points at the bundled simulator: 127.0.0.1 on
+    MHC_SIMULATOR_PORT (a URL on another local port is someone else's server, not ours to start)."""
+    from urllib.parse import urlsplit
+
+    port = int(settings.get("MHC_SIMULATOR_PORT"))
+    names = names or tuple(s.name for s in settings.SETTINGS if s.name.endswith("_URL") and s.name != "MHC_DATABASE_URL")
+    for name in names:
+        url = settings.get(name)
+        if settings.is_simulated(url) and (urlsplit(url).port or 80) == port:
+            return True
+    return False
 
 
 @contextmanager
-def _simulator_in_process(demo: bool = False) -> Iterator[str]:
+def _simulator_in_process(demo: bool = False, sources: tuple[str, ...] | None = None) -> Iterator[str]:
     """Reuse a simulator answering on MHC_SIMULATOR_PORT, or run one in this process meanwhile.
 
     For the demo, an in-process simulator's clock starts at the owner's latest broadcast (so the
     Events API has a room to report on) and, with no watch list set, the 20 most watched models of that
     moment become the demo's watch list (so CBHours has models to report on)."""
     port = settings.get("MHC_SIMULATOR_PORT")
-    if not _uses_simulator() or _simulator_running(port):
-        yield "reused" if _uses_simulator() else "not used (real sources)"
+    if not _uses_simulator(sources) or _simulator_running(port):
+        yield "reused" if _uses_simulator(sources) else "not used (real sources)"
         return
     from datetime import timedelta
 
@@ -663,8 +672,17 @@ def cmd_land(args: argparse.Namespace) -> int:
     if args.source not in REPLAYABLE:
         print(f"unknown source {args.source!r}; one of: {', '.join(sorted(REPLAYABLE))}", file=sys.stderr)
         return 2
-    fetched_at = parse_time(args.fetched_at)
-    batch = REPLAYABLE[args.source](Path(args.file), fetched_at)
+    try:
+        fetched_at = parse_time(args.fetched_at)
+    except ValueError:
+        print(f"error: --fetched-at {args.fetched_at!r} is not a time: give it in ISO-8601, e.g. "
+              "2026-11-20T17:55:00Z (UTC when it has no offset)", file=sys.stderr)
+        return 2
+    try:
+        batch = REPLAYABLE[args.source](Path(args.file), fetched_at)
+    except ValueError as exc:  # one line naming what is wrong with the file and the fix; nothing landed
+        print(f"error: {exc}. Nothing was landed.", file=sys.stderr)
+        return 2
     url = _ensure_database()
     with db.connection(url) as conn:
         landed = load.land(conn, batch, schema=settings.get("MHC_RAW_SCHEMA"))
@@ -784,7 +802,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             "dagster/asset_partition_range_end": end.isoformat()}
     print(f"cbhours activity backfill {start}..{end} ({days} days, 1 request/s) ...", flush=True)
     started = time.monotonic()
-    with _simulator_in_process():
+    with _simulator_in_process(sources=("MHC_CBHOURS_URL",)):
         result = _run_job("cbhours_activity_job", config, tags=tags)
     for line in _summarise_run(result):
         print(line)
@@ -815,7 +833,7 @@ def cmd_statbate(args: argparse.Namespace) -> int:
     name = args.username.strip().lower()
     config = {"ops": {"statbate_landing": {"config": {"username": name}}}}
     started = time.monotonic()
-    with _simulator_in_process():
+    with _simulator_in_process(sources=("MHC_STATBATE_URL",)):  # only when StatBate itself is simulated
         result = _run_job("statbate_lookup", config)
     if not result.success:
         print(f"FAILED: {_failure_text(result)}", file=sys.stderr)

@@ -33,8 +33,10 @@ USER_AGENT = "mhc-pipeline/0.1 (+https://github.com/mhc-pipeline)"
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _PATTERNS = [
-    # token-like query parameters (Stats API `token=`, `api_key=`), and client_ip (end-user PII)
-    (re.compile(r"(?i)([?&;](?:token|api_key|apikey|access_token|key|password|client_ip)=)[^&#\s'\"]+"), r"\1***"),
+    # token-like query parameters (Stats API `token=`, `api_key=`), the Affiliate API's `wm` (the affiliate
+    # campaign: a credential), and client_ip (end-user PII)
+    (re.compile(r"(?i)([?&;](?:token|api_key|apikey|access_token|key|password|client_ip|wm)=)[^&#\s'\"]+"),
+     r"\1***"),
     # Events API: the token is the path segment after the username
     (re.compile(r"(/events/[^/\s?]+/)[^/\s?'\"]+"), r"\1***"),
     # user:password@ in URLs

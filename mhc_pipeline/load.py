@@ -262,6 +262,39 @@ def land(
     return Landed(bid, batch.table, rows, len(rejects), already_landed=False)
 
 
+def read_saved_json(path) -> Any:
+    """A saved API answer (for a replay), or ValueError with one line naming what is wrong and the fix."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a saved answer") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise ValueError(f"{path.name} is empty: save the API's answer into it and land it again")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ValueError(f"{path.name} starts with a byte-order mark (BOM), which JSON does not allow: save it "
+                         "as UTF-8 without BOM and land it again")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        kind = "not UTF-8 text (a binary file?)" if b"\0" in data[:4096] or _not_utf8(data) else f"not JSON ({exc})"
+        raise ValueError(f"{path.name} is {kind}: land the API's JSON answer as it was saved") from None
+
+
+def _not_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def quarantine_response(
     conn: psycopg2.extensions.connection,
     *,

@@ -4,8 +4,9 @@ from datetime import datetime, timezone
 
 
 def now() -> datetime:
-    """Now, in UTC, to the second (fetch times are keys: no microsecond noise)."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """Now, in UTC, to the microsecond: a fetch time is part of its batch's identity, and two fetches in
+    the same second are two batches (cut to the second, the second one was taken as "already landed")."""
+    return datetime.now(timezone.utc)
 
 
 def parse_time(value: str | None) -> datetime:

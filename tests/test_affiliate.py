@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mhc_pipeline import load, settings
+from mhc_pipeline.http import RedactingFilter
 from mhc_pipeline.sources import affiliate
 from tests.conftest import count, reset_raw
 
@@ -96,6 +97,18 @@ def test_a_bad_page_in_the_streamed_landing_is_quarantined_and_the_crawl_can_run
     assert landed.rows == len({r["username"] for r in fresh_sim.world.online_rooms(T)})
 
 
+def test_two_live_crawls_in_the_same_second_are_two_batches(clean, fresh_sim):
+    """A live fetch time is kept to the microsecond: it is part of the batch's identity."""
+    from mhc_pipeline.utc import parse_time
+
+    res = affiliate.AffiliateResource(url=fresh_sim.url + PATH, wm="SIMWM", client_ip="request_ip", page_size=500,
+                                      max_per_minute=0, timeout=5, retries=1)
+    landed = [affiliate.land_crawl(clean, res, parse_time(None))[1] for _ in range(3)]
+    assert [x.already_landed for x in landed] == [False, False, False]
+    assert len({x.batch_id for x in landed}) == 3
+    assert count(clean, "select count(*) from raw.batches") == 3
+
+
 def test_malformed_json_fails_the_crawl_with_a_clear_message(res, clean, fresh_sim):
     fresh_sim.inject(PATH, "malformed")
     with pytest.raises(affiliate.CrawlFailed, match="malformed JSON"):
@@ -120,13 +133,26 @@ def test_bad_rows_are_quarantined_and_the_good_rows_of_the_crawl_land(res, clean
     assert landed.rows == len(names)
 
 
-def test_the_crawl_never_leaks_client_ip(fresh_sim, clean):
-    res = affiliate.AffiliateResource(url=fresh_sim.url + PATH, wm="SIMWM", client_ip="203.0.113.77",
+def test_the_crawl_never_leaks_client_ip_or_the_wm_campaign(fresh_sim, clean, caplog):
+    res = affiliate.AffiliateResource(url=fresh_sim.url + PATH, wm="Qx7Tb", client_ip="203.0.113.77",
                                       page_size=500, max_per_minute=0, timeout=5, retries=1)
-    batch = affiliate.crawl(res, T, conn=clean)
+    fresh_sim.inject(PATH, "status", status=503)  # one retry: its warning names the request
+    caplog.handler.addFilter(RedactingFilter())  # as `mhc` installs it on its log handlers
+    with caplog.at_level("DEBUG"):
+        batch = affiliate.crawl(res, T, conn=clean)
     load.land(clean, batch)
     assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%203.0.113.77%%'") == 0
     assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%client_ip=***%%'") > 0
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%Qx7Tb%%'") == 0
+    assert count(clean, f"select count(*) from raw.{affiliate.TABLE} where request like '%%wm=***%%'") > 0
+    assert "retry" in caplog.text.lower() or "503" in caplog.text, caplog.text[-2000:]
+    assert "Qx7Tb" not in caplog.text and "203.0.113.77" not in caplog.text
+    # a failed crawl's message, and what raw.quarantine keeps of the request
+    fresh_sim.inject(PATH, "html")
+    with pytest.raises(affiliate.CrawlFailed) as info:
+        affiliate.crawl(res, T + timedelta(minutes=5), conn=clean)
+    assert "Qx7Tb" not in str(info.value) and "Qx7Tb" not in info.value.request
+    assert count(clean, "select count(*) from raw.quarantine where request like '%%Qx7Tb%%'") == 0
 
 
 def test_replaying_a_saved_response_lands_what_a_live_fetch_lands(res, clean, fresh_sim, tmp_path, pg_url):
@@ -144,14 +170,16 @@ def test_replaying_a_saved_response_lands_what_a_live_fetch_lands(res, clean, fr
     assert "already landed, nothing changed" in again.stdout
     assert count(clean, f"select count(*) from raw.{affiliate.TABLE}") == 5
     assert count(clean, f"select count(distinct fetched_at) from raw.{affiliate.TABLE}") == 1
-    # the same rooms through the live path give the same payloads
+    # the same rooms through the live path (the simulator's clock is frozen at T: the same answers) land
+    # the same payloads, row for row
     live = affiliate.crawl(res, T - timedelta(minutes=5), conn=clean)
     live_by_name = {r["username"]: r for r in live.records}
     with clean.cursor() as cur:
-        cur.execute(f"select payload from raw.{affiliate.TABLE}")
-        for (payload,) in cur.fetchall():
-            assert payload == next(r for r in rooms if r["username"] == payload["username"])
-    assert live_by_name
+        cur.execute(f"select payload from raw.{affiliate.TABLE} order by row_no")
+        replayed = [payload for (payload,) in cur.fetchall()]
+    assert [p["username"] for p in replayed] == [r["username"] for r in rooms[:5]]
+    for payload in replayed:
+        assert payload == live_by_name[payload["username"]], payload["username"]
 
 
 def test_a_real_source_without_its_credential_fails_at_once_naming_the_variable(tmp_path):

@@ -46,3 +46,29 @@ def test_db_status_asks_the_server_and_is_not_fooled_by_a_stale_pid_file(env, tm
     (pgdata / "postmaster.pid").write_text("999999\n")  # what a killed server leaves
     result = _mhc("db", "status", env=env)
     assert result.returncode == 1 and result.stdout.startswith("stopped (a stale postmaster.pid"), result.stdout
+
+
+GOOD_PAGE = b'{"results": [{"username": "a_room", "num_users": 3}], "count": 2}'
+
+
+@pytest.mark.parametrize("content, fetched_at, says", [
+    (b"", "2026-11-20T17:55:00Z", "is empty"),
+    (b"\x00\x01\x02\xff\xfe binary", "2026-11-20T17:55:00Z", "not UTF-8 text"),
+    (b"\xef\xbb\xbf" + GOOD_PAGE, "2026-11-20T17:55:00Z", "byte-order mark"),
+    (b'{"rooms": []}', "2026-11-20T17:55:00Z", "is not a saved Affiliate answer"),
+    (b'{"results": [', "2026-11-20T17:55:00Z", "not JSON"),
+    (b"[" + GOOD_PAGE + b', {"detail": "Too many requests"}]', "2026-11-20T17:55:00Z", "page 1 of 2 is not an Affiliate page"),
+    (None, "2026-11-20T17:55:00Z", "no such file"),
+    (GOOD_PAGE, "yesterday at five", "is not a time"),
+], ids=["empty", "binary", "bom", "wrong-shape", "truncated", "a-bad-page-in-a-list", "missing", "bad-fetched-at"])
+def test_mhc_land_with_a_bad_file_or_time_is_one_line_and_lands_nothing(env, tmp_path, content, fetched_at, says):
+    path = tmp_path / "saved.json"
+    if content is not None:
+        path.write_bytes(content)
+    # an unreachable database: the file is refused before anything connects, so nothing can change
+    result = _mhc("land", "affiliate", str(path), "--fetched-at", fetched_at,
+                  env={**env, "MHC_DATABASE_URL": UNREACHABLE})
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and "landed" not in result.stdout

@@ -63,41 +63,19 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = 
     pytest.fail(f"timed out after {timeout} s waiting for {what}: {log.read_text()[-2000:] if log else ''}")
 
 
-def _kill_while_dbt_runs(instance, log: Path) -> str:
-    """Start `mhc build`, SIGKILL its whole process group once its run holds the dbt pool's slot and dbt
-    is running; return the dead run's id."""
-    proc = _start_build(log)
-    try:
-        run_id = _wait(lambda: next((r for r, _ in runs.pool_holders(instance, "dbt")), None), 300,
-                       "the build to claim the dbt pool", proc, log)
-        time.sleep(3)  # dbt is running (the slot is claimed right before the dbt step's compute starts)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED  # what the issue saw
-    return run_id
+def _holder(instance) -> str | None:
+    return next((r for r, _ in runs.pool_holders(instance, "dbt")), None)
 
 
-def test_a_killed_build_neither_blocks_nor_hides_the_next(instance, tmp_path):
-    dead = _kill_while_dbt_runs(instance, tmp_path / "killed.log")
-    assert [r for r, _ in runs.pool_holders(instance, "dbt")] == [dead]
-
-    # a build arriving now ... (the dead run still holds the slot: it is found when a build starts)
-    result = subprocess.run([MHC, "build"], env=_env(), capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert f"run {dead[:8]} (dbt_build, process" in result.stdout
-    assert "was left in progress by a process that died: marked failed, its slots freed" in result.stdout
-    failed = instance.get_run_by_id(dead)
-    assert failed.status == dg.DagsterRunStatus.FAILURE
-    assert runs.pool_holders(instance, "dbt") == []
-
-
-def test_a_build_waiting_for_the_pool_says_for_what_and_stops_on_sigterm(instance, tmp_path):
+def test_a_waiting_build_says_for_what_stops_on_sigterm_and_a_killed_build_blocks_nothing(instance, tmp_path):
+    """The issue's reproduction: a build SIGKILLed (its whole process group) while it holds the dbt pool
+    stays STARTED and keeps the slot; the next `mhc build` marks it failed, frees the slot and completes.
+    Before that, a second build arriving while the first one holds the pool says what it waits for and
+    stops within seconds of SIGTERM (it waited forever, deaf to SIGTERM)."""
     holder_log, waiter_log = tmp_path / "holder.log", tmp_path / "waiter.log"
     holder = _start_build(holder_log)
     try:
-        held = _wait(lambda: next((r for r, _ in runs.pool_holders(instance, "dbt")), None), 300,
-                     "the first build to claim the dbt pool", holder, holder_log)
+        held = _wait(lambda: _holder(instance), 300, "the first build to claim the dbt pool", holder, holder_log)
         waiter = _start_build(waiter_log)
         try:
             _wait(lambda: "waiting for the dbt pool" in waiter_log.read_text(), 120, "the waiting line", waiter,
@@ -121,13 +99,49 @@ def test_a_build_waiting_for_the_pool_says_for_what_and_stops_on_sigterm(instanc
             if waiter.poll() is None:
                 os.killpg(waiter.pid, signal.SIGKILL)
     finally:
-        os.killpg(holder.pid, signal.SIGKILL)
+        os.killpg(holder.pid, signal.SIGKILL)  # dbt is running: it is in the same process group
         holder.wait(30)
-    # the holder was killed too: under the daemon, the watchdog sensor fails it and frees the slot
-    assert runs.pool_holders(instance, "dbt"), "the killed holder should still hold the slot"
-    with dg.build_sensor_context(instance=instance) as context:
-        outcome = runs.dead_run_watchdog(context)
-    assert isinstance(outcome, dg.SkipReason) and f"run {held[:8]}" in outcome.skip_message
+    assert instance.get_run_by_id(held).status == dg.DagsterRunStatus.STARTED  # what the issue saw
+    assert _holder(instance) == held
+
+    result = subprocess.run([MHC, "build"], env=_env(), capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"run {held[:8]} (dbt_build, process" in result.stdout
+    assert "was left in progress by a process that died: marked failed, its slots freed" in result.stdout
     assert instance.get_run_by_id(held).status == dg.DagsterRunStatus.FAILURE
     assert runs.pool_holders(instance, "dbt") == []
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=runs.IN_PROGRESS))
+
+
+def test_the_watchdog_sensor_fails_a_run_whose_process_died_and_frees_its_slot(instance):
+    """Under `mhc dev` nobody runs `mhc build`: the dead_run_watchdog sensor (every minute) does the same
+    for a run whose process is gone (here a run record as a killed run worker leaves it)."""
+    import socket
+
+    from dagster._core.events import EngineEventData
+
+    from mhc_pipeline.definitions import defs
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer exists
+    run = instance.create_run_for_job(defs.resolve_job_def("dbt_build"), status=dg.DagsterRunStatus.STARTED,
+                                      tags={runs.HOST_TAG: socket.gethostname()})
+    instance.report_engine_event(f"Started process for run (pid: {gone.pid}).", run,
+                                 EngineEventData.in_process(gone.pid))
+    if "dbt" not in instance.event_log_storage.get_concurrency_keys():  # no build ran yet in this session
+        instance.event_log_storage.initialize_concurrency_limit_to_default("dbt")  # one slot, as a build finds it
+    instance.event_log_storage.claim_concurrency_slot("dbt", run.run_id, "mhc_dbt_models")
+    assert _holder(instance) == run.run_id
+    alive = instance.create_run_for_job(defs.resolve_job_def("dbt_build"), status=dg.DagsterRunStatus.STARTED,
+                                        tags={runs.HOST_TAG: socket.gethostname()})
+    instance.report_engine_event(f"Executing steps in process (pid: {os.getpid()}).", alive,
+                                 EngineEventData.in_process(os.getpid()))
+    try:
+        with dg.build_sensor_context(instance=instance) as context:
+            outcome = runs.dead_run_watchdog(context)
+        assert isinstance(outcome, dg.SkipReason) and f"run {run.run_id[:8]}" in outcome.skip_message
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert runs.pool_holders(instance, "dbt") == []
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED  # a live one stays
+    finally:
+        instance.report_run_failed(instance.get_run_by_id(alive.run_id), "test run")

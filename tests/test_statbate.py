@@ -334,3 +334,32 @@ def test_tippers_and_models_are_persons_and_statbate_fills_gender(built, conn, s
         assert genders[m] == (sim.world.model(m).gender, "statbate")
     assert count(conn, "select count(*) from mhc.statbate_tips t left join mhc.persons p on p.id = t.member_person_id "
                        "where p.id is null") == 0
+
+
+def test_mhc_statbate_starts_the_bundled_simulator_only_when_statbate_is_the_simulators_own(fresh_sim, pg_url,
+                                                                                           tmp_path):
+    """Other source URLs on the simulator's port (the defaults) do not make `mhc statbate` start one:
+    StatBate here is a server on another local port, and the simulator's own port is taken by a listener
+    that never answers, so starting the simulator there would fail the command."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    env = dict(os.environ, MHC_DATABASE_URL=pg_url, MHC_SIMULATOR_PORT=str(port),
+               MHC_STATBATE_URL=fresh_sim.url + "/statbate/api", MHC_STATBATE_TOKEN=TOKEN,
+               MHC_STATBATE_MAX_PER_MINUTE="6000")
+    for name in ("DAGSTER_HOME", "MHC_DAGSTER_PG_URL", "MHC_AFFILIATE_URL"):
+        env.pop(name, None)  # Affiliate & co. stay on the (unreachable) simulator port
+    try:
+        name = fresh_sim.world.online_rooms(fresh_sim.now())[0]["username"]
+        out = subprocess.run([str(Path(sys.executable).parent / "mhc"), "statbate", name], env=env,
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        taken.close()
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"statbate {name}: model found" in out.stdout, out.stdout

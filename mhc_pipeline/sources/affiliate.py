@@ -232,12 +232,23 @@ def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
     """A saved response (one page, a list of pages, or the legacy bare array) as a batch, exactly as a
     live crawl at `fetched_at` would have landed it."""
     batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, meta={"replayed_from": path.name})
-    data = orjson.loads(path.read_bytes())
+    data = load.read_saved_json(path)
     request = f"file://{path.name}"
-    if isinstance(data, list) and data and all(isinstance(p, dict) and "results" in p for p in data):
+    if isinstance(data, list) and any(isinstance(p, dict) and "results" in p for p in data):
+        # a list of saved pages: every page must be one, as every page of a live crawl must be
+        for n, page in enumerate(data):
+            try:
+                _rooms_of(page if isinstance(page, dict) else None)
+            except ValueError as exc:
+                raise ValueError(f"{path.name}: page {n} of {len(data)} is not an Affiliate page ({exc}); fix or "
+                                 "remove that page and land the file again") from None
         pages = [(request, page, _prepare(page)) for page in data]
     else:
-        pages = [(request, data, _prepare(data))]
+        try:
+            pages = [(request, data, _prepare(data))]
+        except ValueError as exc:
+            raise ValueError(f"{path.name} is not a saved Affiliate answer ({exc}): expected one page "
+                             "{\"results\": [...], \"count\": N}, a list of pages, or a bare array of rooms") from None
     pairs = list(_rooms(batch, pages))
     batch.records = [orjson.loads(r) for r, _ in pairs]
     batch.requests = [q for _, q in pairs]

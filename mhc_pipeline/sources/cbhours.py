@@ -311,7 +311,7 @@ def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, 
     today = datetime.now(timezone.utc).date()
     start = window.start.date()
     end = min((window.end - timedelta(seconds=1)).date(), today)
-    fetched_at = datetime.now(timezone.utc).replace(microsecond=0)
+    fetched_at = datetime.now(timezone.utc)
     dsn = postgres.resolved_url()
     with postgres.connect() as conn:
         if config.usernames:
