@@ -472,22 +472,29 @@ def cmd_dev(args: argparse.Namespace) -> int:
     _dev_pidfile().write_text(str(proc.pid))
     # a SIGTERM (a supervisor, `kill`) is passed on too, so that its webserver, daemon and code servers
     # never outlive this command
-    signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
+    stopping: list[float] = []
+
+    def stop(*_) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
+            proc.send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             try:
-                return proc.wait()
+                return proc.wait(0.5)
+            except subprocess.TimeoutExpired:
+                # dagster dev's own shutdown waits for its code servers, daemon and run workers (up to a
+                # minute, measured): give it 2.5 s, then stop its whole process group (finally), so that
+                # `mhc dev` ends within ~5 s of Ctrl-C or SIGTERM and leaves nothing behind (the runs it
+                # cuts off are marked failed at the next start)
+                if stopping and time.monotonic() - stopping[0] > 2.5:
+                    return 0
             except KeyboardInterrupt:
-                proc.send_signal(signal.SIGINT)
+                stop()
     finally:
-        # dagster dev's own shutdown waits for its code servers and run workers (a minute, measured):
-        # give it 3 s, then stop its whole process group, so that `mhc dev` ends within ~10 s of Ctrl-C
-        # or SIGTERM and leaves nothing behind (the runs it cuts off are marked failed at the next start)
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            pass
-        _stop_group(proc.pid, grace=2.5)
+        _stop_group(proc.pid, grace=2.0)
         _dev_pidfile().unlink(missing_ok=True)
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
