@@ -65,12 +65,10 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import hashlib
 import multiprocessing as mp
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +81,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_merge_history as bmh  # noqa: E402  (puts the project on sys.path)
+import soak  # noqa: E402
 from bench_merge_history import (AFF_PAGE_URL, CBH_URL, DBT_PROJECT, ROOT, Dbt, Lander, at, log,  # noqa: E402
                                  maintenance, phase, print_sizes, schedule, setup_raw, sizes, tracked_models)
 
@@ -98,25 +97,13 @@ INTERVAL = {"cycle": 300.0, "minute": 60.0}
 TARGET = {"cycle": 15.0, "minute": 6.0}
 RATIO_TARGET = 1.2
 SETTLE = 0.3  # s after each measured step before the second reading: backends that closed have exited
-CLK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------------
 # CPU-seconds from /proc
 def _proc_table() -> dict[int, tuple[int, float]]:
-    """pid -> (ppid, utime+stime+cutime+cstime in seconds) of every process."""
-    out: dict[int, tuple[int, float]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        rest = data[data.rindex(b")") + 2:].split()
-        out[int(name)] = (int(rest[1]), sum(int(x) for x in rest[11:15]) / CLK)
-    return out
+    """pid -> (ppid, utime+stime+cutime+cstime in seconds) of every process (read by soak.proc_table)."""
+    return {pid: (p.ppid, p.cpu) for pid, p in soak.proc_table().items()}
 
 
 def tree_cpu(table: dict[int, tuple[int, float]], root: int, exclude: set[int] = frozenset()) -> float:
@@ -202,12 +189,8 @@ def land_cbhours(conn, tracking: cbhours.TrackingResource, answers: list[tuple[s
     for request, body in answers:
         data = orjson.loads(body)
         assert cbhours._error_of(data) is None and isinstance(data.get("data"), (dict, list)), request
-        entries = data["data"] if isinstance(data["data"], dict) else {}
-        for entry in entries.values():
-            if isinstance(entry, dict) and entry.get("room_status") == "Online":
-                online += 1
-            else:
-                offline += 1
+        up, down = cbhours.live_counts(data)
+        online, offline = online + up, offline + down
         batch.records.append(data)
         batch.requests.append(request)
     batch.meta.update(online=online, offline=offline, requests=len(answers), retries=0)
@@ -403,21 +386,7 @@ def main() -> None:
     # the dbt project first: later edits by others must not change the measured SQL
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-cycle-"))
     atexit.register(shutil.rmtree, work, True)  # before the server's own cleanup: runs after it (LIFO)
-    project = work / "dbt_project"
-    if args.git_ref:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.git_ref, "dbt_project"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
-    else:
-        shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    digest = hashlib.sha256()
-    for f in sorted(project.rglob("*")):
-        if f.is_file():
-            digest.update(str(f.relative_to(project)).encode() + f.read_bytes())
-    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
-    dirty = [d for d in subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "dbt_project"],
-                                       capture_output=True, text=True).stdout.split("\n") if d]
+    project, digest, git, dirty = bmh.copy_dbt_project(work, args.git_ref)
     source = f"from {args.git_ref}" if args.git_ref else (
         f"working tree with {len(dirty)} uncommitted changes" if dirty else "working tree, clean")
     log(f"mhc-pipeline {git}, dbt_project {source} (copied, sha256 {digest.hexdigest()[:12]}), work dir {work}")

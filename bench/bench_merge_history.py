@@ -510,6 +510,28 @@ def med(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
 
+def copy_dbt_project(work: Path, git_ref: str | None) -> tuple[Path, "hashlib._Hash", str, list[str]]:
+    """The dbt project copied into `work` (from `git_ref`, or the working tree), so that edits made while a
+    benchmark runs do not change the measured SQL: (its folder, a sha256 of its files, the HEAD commit,
+    the uncommitted changes under dbt_project/)."""
+    project = work / "dbt_project"
+    if git_ref:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", git_ref, "dbt_project"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+    else:
+        shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    digest = hashlib.sha256()
+    for f in sorted(project.rglob("*")):
+        if f.is_file():
+            digest.update(str(f.relative_to(project)).encode() + f.read_bytes())
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    dirty = [d for d in subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "dbt_project"],
+                                       capture_output=True, text=True).stdout.split("\n") if d]
+    return project, digest, git, dirty
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--persons", type=int, default=5000, help="models in the World (= persons)")
@@ -549,21 +571,7 @@ def main() -> None:
     tracked = tracked_models(world, args.tracked)
 
     work = Path(tempfile.mkdtemp(prefix="mhc-bench-merge-"))
-    project = work / "dbt_project"
-    if args.git_ref:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.git_ref, "dbt_project"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
-    else:
-        shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    digest = hashlib.sha256()
-    for f in sorted(project.rglob("*")):
-        if f.is_file():
-            digest.update(str(f.relative_to(project)).encode() + f.read_bytes())
-    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
-    dirty = [d for d in subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "dbt_project"],
-                                       capture_output=True, text=True).stdout.split("\n") if d]
+    project, digest, git, dirty = copy_dbt_project(work, args.git_ref)
     explain_dir = args.explain.resolve() if args.explain else None
     if explain_dir:
         explain_dir.mkdir(parents=True, exist_ok=True)

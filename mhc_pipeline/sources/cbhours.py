@@ -156,6 +156,13 @@ def _error_of(data: Any) -> str | None:
     return None
 
 
+def live_counts(data: dict) -> tuple[int, int]:
+    """(online, offline) models of one good `get_live` answer."""
+    entries = data["data"] if isinstance(data["data"], dict) else {}  # PHP encodes an empty map as []
+    online = sum(1 for e in entries.values() if isinstance(e, dict) and e.get("room_status") == "Online")
+    return online, len(entries) - online
+
+
 def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetched_at: datetime) -> Batch:
     """One live cycle: `get_live` per 50 names; good answers are records, bad ones rejects."""
     batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"models": len(names)})
@@ -174,12 +181,8 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
             reason = f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
             batch.rejects.append(Reject(reason, payload=data, key=f"request {i // LIVE_BATCH}"))
             continue
-        entries = data["data"] if isinstance(data["data"], dict) else {}  # PHP encodes an empty map as []
-        for entry in entries.values():
-            if isinstance(entry, dict) and entry.get("room_status") == "Online":
-                online += 1
-            else:
-                offline += 1
+        up, down = live_counts(data)
+        online, offline = online + up, offline + down
         batch.records.append(data)
         batch.requests.append(fetched.url)
     batch.meta.update(online=online, offline=offline, requests=client.requests, retries=client.retries)
