@@ -563,11 +563,21 @@ def _stop_group(pgid: int, grace: float = 5.0) -> None:
             return
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except (ProcessLookupError, PermissionError):
+            if not _group_running(pgid):
                 return
             time.sleep(0.2)
+
+
+def _group_running(pgid: int) -> bool:
+    """A process of the group still runs (zombies, which kill(0) still finds until they are reaped, ended)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def port_in_use(host: str, port: int) -> bool:

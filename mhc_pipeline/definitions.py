@@ -59,14 +59,28 @@ cbhours_activity_job = dg.define_asset_job(
     description="CBHours activity for a partition (range): backfills and today's 3-minute refresh.",
 )
 
-# Sources on the same cadence share a run: every run is a fresh process that imports the code location
-# (seconds of CPU before any work), so one run a minute instead of two halves that cost. Each source is
-# its own step of the run, independent of the other: one failing marks the run failed and names its
-# step, and the other still lands (the in-process executor skips only a failed step's downstream).
-landing_every_minute = _landing_job(
+
+
+def _landing_and_build_job(name: str, keys: list[dg.AssetKey], what: str) -> dg.UnresolvedAssetJobDefinition:
+    """The scheduled cycles land their sources and rebuild the dbt models downstream in the same run.
+
+    Every run is a fresh process that imports the code location (~5 CPU-s before any work): a landing
+    run followed by a sensor-launched dbt run paid that twice a minute. Sources on the same cadence share
+    the run, each its own step: one failing marks the run failed and names its step, the other still
+    lands, and the dbt step (skipped when a landing step failed) is then left to the
+    dbt_follows_landing sensor, which rebuilds whatever a landing changed and no run rebuilt. Models only:
+    the data tests keep their own 5-minute cadence (dbt.CHECKS_EVERY_5_MINUTES)."""
+    landing = dg.AssetSelection.assets(*keys)
+    models = landing.downstream() & dg.AssetSelection.assets(mhc_dbt_models)
+    return dg.define_asset_job(name, selection=(landing | models).without_checks(),
+                               description=f"{what}, then the dbt models downstream of them (models only; "
+                                           "the data tests run every 5 minutes on their own).")
+
+
+landing_every_minute = _landing_and_build_job(
     "landing_every_minute", [cbhours.LIVE_KEY, events.ASSET_KEY],
     "One CBHours live cycle and one drain of the owner's Events API feed")
-landing_every_5_minutes = _landing_job(
+landing_every_5_minutes = _landing_and_build_job(
     "landing_every_5_minutes", [affiliate.ASSET_KEY, stats.ASSET_KEY],
     "One Affiliate crawl and one Stats API snapshot of the owner")
 
@@ -132,8 +146,11 @@ schedules.append(_schedule("dbt_checks_history_daily", dbt_checks_history, "23 3
 
 # The dbt models follow new landed data without anyone clicking: every 30 s this sensor evaluates the
 # models' automation condition (dbt.FOLLOW_LANDING) and launches one dbt run for the models whose
-# upstream changed. The landing schedules run only the landing assets, so a slow dbt build delays the
-# merged state by at most one build instead of piling up a queue of builds.
+# upstream changed and that no run rebuilt since: after the activity refresh, the daily sources, a
+# manual `mhc land`, or a scheduled cycle whose dbt step was skipped because one of its landings failed
+# (the every-minute and 5-minute cycles rebuild their own models in their run). It never requests a
+# model that a run is building, so a slow build delays the merged state by at most one build instead
+# of piling up a queue of builds. It also runs the data tests, every 5 minutes.
 dbt_follows_landing = dg.AutomationConditionSensorDefinition(
     "dbt_follows_landing",
     target=dg.AssetSelection.assets(mhc_dbt_models),

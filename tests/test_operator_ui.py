@@ -329,9 +329,10 @@ def _merged_state_as_of(dev):
 
 
 def test_the_daemon_runs_the_schedules_and_the_sensor_and_the_merged_state_moves(dev):
-    """The production path: the daemon launches the landing schedules' runs and the dbt_follows_landing
-    sensor's dbt runs as fresh processes (the default run launcher, the in-process executor), they
-    succeed, and the merged state moves on without anyone clicking."""
+    """The production path: the daemon launches the schedules' runs (the every-minute cycle lands and
+    rebuilds its models in one run) and the dbt_follows_landing sensor's runs (after the activity
+    refresh) as fresh processes (the default run launcher, the in-process executor), they succeed, and
+    the merged state moves on without anyone clicking."""
     before = _merged_state_as_of(dev)
     deadline = time.monotonic() + 480
     seen: dict[str, str] = {}

@@ -20,7 +20,9 @@ NS = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
 SCHEMA = "mhc"
 
 
-def _materialize(fetched_at: datetime, as_of: datetime, full_refresh: bool = False):
+def _materialize(fetched_at: datetime, as_of: datetime, full_refresh: bool = False, tests: bool = True):
+    """One Affiliate crawl and the dbt build after it; `tests=False`: the models only, as the scheduled
+    cycles build them (the data tests are the subject of other tests)."""
     from mhc_pipeline.definitions import defs
     from mhc_pipeline.dbt import mhc_dbt_models
     from mhc_pipeline.sources.affiliate import affiliate_onlinerooms
@@ -36,6 +38,7 @@ def _materialize(fetched_at: datetime, as_of: datetime, full_refresh: bool = Fal
         resources=defs.resources,
         run_config=run_config,
         raise_on_error=False,
+        selection=None if tests else dg.AssetSelection.all().without_checks(),
     )
 
 
@@ -165,7 +168,7 @@ def test_a_new_crawl_adds_one_snapshot_and_stale_data_goes_offline(first_runs, s
     t2 = T1 + timedelta(minutes=5)
     sim.set_time(t2)
     truth2 = {r["username"] for r in sim.world.online_rooms(t2)}
-    result = _materialize(t2, t2)
+    result = _materialize(t2, t2, tests=False)
     assert result.success
     after = _counts(conn_module)
     assert after["affiliate_api_snapshots"] == before["affiliate_api_snapshots"] + len(truth2)
@@ -174,10 +177,10 @@ def test_a_new_crawl_adds_one_snapshot_and_stale_data_goes_offline(first_runs, s
     online_now = lambda: {r[0] for r in _query(conn_module, f"select username from {SCHEMA}.v_person_current_state where is_online")}  # noqa: E731
     assert online_now() == truth1 | truth2
     # 6 minutes after t2 (11 after T1) only the t2 crawl is fresh: exactly the rooms online at t2
-    assert _materialize(t2, t2 + timedelta(minutes=6)).success
+    assert _materialize(t2, t2 + timedelta(minutes=6), tests=False).success
     assert online_now() == truth2
     # 15 minutes later with no new crawl: the Affiliate data is stale, nobody is online
-    late = _materialize(t2, t2 + timedelta(minutes=15))
+    late = _materialize(t2, t2 + timedelta(minutes=15), tests=False)
     assert late.success
     assert count(conn_module, f"select count(*) from {SCHEMA}.person_current_state where is_online") == 0
     assert count(conn_module, f"select count(*) from {SCHEMA}.person_current_state "
@@ -227,6 +230,59 @@ def test_the_dbt_models_follow_new_landed_data_without_a_click():
         assert {history, "person_current_state", "v_person_current_state"} <= keys, landing
         again, cursor = requested(cursor)
         assert not again
+
+
+def test_the_scheduled_cycles_rebuild_their_own_models_and_the_sensor_then_requests_nothing():
+    """The every-minute and 5-minute cycles land their sources and rebuild the models downstream in the
+    same run (one process a minute instead of a landing run plus a sensor-launched dbt run), models only;
+    after such a run the sensor requests nothing; when the run's landing succeeded but its dbt step did
+    not run (another landing of the run failed), the sensor rebuilds what the landing changed."""
+    from mhc_pipeline.dbt import mhc_dbt_models
+    from mhc_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for name, landing in [("landing_every_minute", {"raw/cbhours_live", "raw/events"}),
+                          ("landing_every_5_minutes", {"raw/affiliate_onlinerooms", "raw/stats_api"})]:
+        layer = defs.resolve_job_def(name).asset_layer
+        selected = {k.to_user_string() for k in layer.selected_asset_keys}
+        assert landing <= selected and "person_current_state" in selected, (name, selected)
+        downstream = {k.to_user_string() for k in mhc_dbt_models.keys
+                      if {dg.AssetKey.from_user_string(key) for key in landing} & _ancestors(graph, k)}
+        assert selected == landing | downstream, (name, selected ^ (landing | downstream))
+        assert not [k for d in layer.data for k in d.assets_def.check_keys], f"{name} runs data tests"
+
+    instance = dg.DagsterInstance.ephemeral()
+    for key in graph.toposorted_asset_keys:
+        if not graph.get(key).is_partitioned:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+
+    def requested(cursor):
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        return ({r.key.to_user_string() for r in result.results if r.true_subset.size and isinstance(r.key, dg.AssetKey)},
+                result.cursor)
+
+    _, cursor = requested(cursor)
+    minute = defs.resolve_job_def("landing_every_minute").asset_layer.selected_asset_keys
+    for key in graph.toposorted_asset_keys:  # one run of the every-minute cycle: landings, then its models
+        if key in minute:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    keys, cursor = requested(cursor)
+    assert not keys, keys
+    # the CBHours landing of a run whose Events step failed: its dbt step was skipped, the sensor builds
+    instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["raw", "cbhours_live"])))
+    keys, cursor = requested(cursor)
+    assert {"cbhours_live_stats", "person_current_state"} <= keys and "interactions" not in keys, keys
+
+
+def _ancestors(graph, key) -> set:
+    seen, stack = set(), [key]
+    while stack:
+        for parent in graph.get(stack.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
 
 
 def test_builds_after_a_landing_rebuild_models_and_the_data_tests_keep_their_own_cadence(first_runs):
@@ -312,8 +368,9 @@ def test_builds_read_and_test_only_what_the_latest_landings_added(first_runs):
     the landed_at indexes are used whatever the length of history; unit tests are not in the build."""
     # the newest build of the Affiliate history (other tests build other parts of the project since)
     runs = [r for r in sorted((settings.data_dir() / "dbt_runs").glob("2*"))
-            if (r / "compiled/mhc/models/history/affiliate/affiliate_api_snapshots.sql").exists()]
-    assert runs, "no kept dbt build compiled the Affiliate history"
+            if (r / "compiled/mhc/models/history/affiliate/affiliate_api_snapshots.sql").exists()
+            and (r / "compiled/mhc/models/history/affiliate/_affiliate__models.yml").is_dir()]
+    assert runs, "no kept dbt build compiled the Affiliate history and its tests"
     compiled = runs[-1] / "compiled" / "mhc" / "models"
     snapshots = (compiled / "history" / "affiliate" / "affiliate_api_snapshots.sql").read_text()
     assert "landed_at > to_timestamp(" in snapshots and "select coalesce(max(" not in snapshots
