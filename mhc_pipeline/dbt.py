@@ -89,23 +89,15 @@ FOLLOW_LANDING = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("follows landing")
 
-# The dbt data tests (Dagster asset checks) do not ride along with every build: the sensor's builds after
-# each landing (every minute for CBHours and Events) rebuild models only, and each check runs once per
-# 5-minute tick, as soon as the asset it checks (and, for a relationship, the other side) was rebuilt
-# after that tick. It reads the rows landed in the last `checks_window_minutes` (15: three ticks), so
-# every landed row is tested within about five minutes of its landing; the daily dbt_checks_history job
-# reads all of history. A 113-node test-and-model build a minute became a 13-model build (dbt spends
-# ~50 ms of CPU per node, tests included) plus one test run every five minutes.
-CHECKS_CRON = "*/5 * * * *"
-CHECKS_EVERY_5_MINUTES = dg.AutomationCondition.on_cron(CHECKS_CRON).with_label("checks every 5 minutes")
+# The dbt data tests (Dagster asset checks) run with the 5-minute sources in the every-minute cycle
+# (definitions.cycle_every_minute), over the rows landed in the last `checks_window_minutes` (15), so every
+# landed row is tested within about five minutes of its landing; the other minutes' builds are models
+# only (dbt spends ~50 ms of CPU per node, tests included: 113 nodes a minute became 19). The daily
+# dbt_checks_history job reads all of history. In the builds the dbt_follows_landing sensor launches
+# (after the daily sources, a backfill, a manual landing) the tests of the rebuilt models ride along.
 
 
 class MhcDbtTranslator(DagsterDbtTranslator):
-    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
-                             project: Optional[DbtProject]) -> Optional[dg.AssetCheckSpec]:
-        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        return spec._replace(automation_condition=CHECKS_EVERY_5_MINUTES) if spec is not None else None
-
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Optional[DbtProject]) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)

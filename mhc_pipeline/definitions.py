@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 
 import dagster as dg
 
@@ -56,59 +56,120 @@ cbhours_activity_job = dg.define_asset_job(
     "cbhours_activity_job",
     selection=dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
     partitions_def=cbhours.ACTIVITY_PARTITIONS,
-    description="CBHours activity for a partition (range): backfills and today's 3-minute refresh.",
+    description="CBHours activity for a partition (range): backfills (today's 3-minute refresh is part of cycle_every_minute).",
 )
 
 
 
-def _landing_and_build_job(name: str, keys: list[dg.AssetKey], what: str) -> dg.UnresolvedAssetJobDefinition:
-    """The scheduled cycles land their sources and rebuild the dbt models downstream in the same run.
+# ---------------------------------------------------------------------------------------------------
+# The pipeline's heartbeat: one run a minute lands every frequent source that is due and rebuilds the dbt
+# models downstream of what it landed, in the same run.
+#
+# Every run is a fresh process that imports the code location (~5 CPU-s before any work), and every dbt
+# invocation starts at ~3.5 CPU-s: a run per source and cadence, each followed by a sensor-launched dbt
+# run (and the data tests in runs of their own), was ~12 runs and ~10 dbt invocations per 5 minutes.
+# Now it is 5 and 5. A source is due when its newest landing is older than its cadence (less 30 s of
+# slack for the run's own start-up), so a tick skipped while the previous run was still going, a source
+# that failed, or a restart is caught up at the next tick, and nothing queues. Each source is its own
+# step: one failing marks the run failed and names its step, the others still land; the run's dbt step
+# is then skipped, and the dbt_follows_landing sensor rebuilds what the landings changed.
+CADENCE_SECONDS = {
+    cbhours.LIVE_KEY: 60,         # CBHours live stats: every minute
+    events.ASSET_KEY: 60,         # drain the owner's Events feed (the events-worker long-polls beside it)
+    cbhours.ACTIVITY_KEY: 180,    # today's CBHours activity (3-minute segments) of the models online now
+    affiliate.ASSET_KEY: 300,     # the Affiliate crawl of every online room
+    stats.ASSET_KEY: 300,         # the owner's Stats API snapshot
+}
+SLACK_SECONDS = 30
+# the data tests (every dbt test is an asset check of its model) run with the 5-minute sources, over the
+# rows landed in the last `checks_window_minutes` (15): every landed row is tested within ~5 minutes
+CHECKS_WITH = affiliate.ASSET_KEY
 
-    Every run is a fresh process that imports the code location (~5 CPU-s before any work): a landing
-    run followed by a sensor-launched dbt run paid that twice a minute. Sources on the same cadence share
-    the run, each its own step: one failing marks the run failed and names its step, the other still
-    lands, and the dbt step (skipped when a landing step failed) is then left to the
-    dbt_follows_landing sensor, which rebuilds whatever a landing changed and no run rebuilt. Models only:
-    the data tests keep their own 5-minute cadence (dbt.CHECKS_EVERY_5_MINUTES)."""
-    landing = dg.AssetSelection.assets(*keys)
-    models = landing.downstream() & dg.AssetSelection.assets(mhc_dbt_models)
-    return dg.define_asset_job(name, selection=(landing | models).without_checks(),
-                               description=f"{what}, then the dbt models downstream of them (models only; "
-                                           "the data tests run every 5 minutes on their own).")
+
+def _downstream_models() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
+    """Every dbt model downstream of each landing table (from the dbt assets' own dependencies)."""
+    children: dict[dg.AssetKey, set[dg.AssetKey]] = {}
+    for spec in mhc_dbt_models.specs:
+        for dep in spec.deps:
+            children.setdefault(dep.asset_key, set()).add(spec.key)
+    out = {}
+    for key in CADENCE_SECONDS:
+        seen, stack = set(), [key]
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        out[key] = frozenset(seen)
+    return out
 
 
-landing_every_minute = _landing_and_build_job(
-    "landing_every_minute", [cbhours.LIVE_KEY, events.ASSET_KEY],
-    "One CBHours live cycle and one drain of the owner's Events API feed")
-landing_every_5_minutes = _landing_and_build_job(
-    "landing_every_5_minutes", [affiliate.ASSET_KEY, stats.ASSET_KEY],
-    "One Affiliate crawl and one Stats API snapshot of the owner")
+DOWNSTREAM_MODELS = _downstream_models()
+DBT_CHECK_KEYS = sorted(mhc_dbt_models.check_keys, key=lambda k: k.to_user_string())
 
-schedules = [
-    _schedule("landing_every_minute", landing_every_minute, "* * * * *"),
-    _schedule("landing_every_5_minutes", landing_every_5_minutes, "*/5 * * * *"),
-    _schedule("statbate_daily", statbate_daily, "17 4 * * *"),
-    _schedule("follows_daily", follows_daily, "41 5 * * *"),
-]
+cycle_every_minute = dg.define_asset_job(
+    "cycle_every_minute",
+    selection=dg.AssetSelection.assets(*CADENCE_SECONDS, *set().union(*DOWNSTREAM_MODELS.values()))
+    | dg.AssetSelection.checks_for_assets(mhc_dbt_models),
+    partitions_def=cbhours.ACTIVITY_PARTITIONS,
+    description="The every-minute cycle: CBHours live and the Events feed every minute, today's CBHours activity "
+                "every 3 minutes, the Affiliate crawl and the owner's Stats every 5 minutes (each when due), "
+                "then the dbt models downstream of what landed; the data tests every 5 minutes. Launched by its "
+                "schedule with the due sources; launched by hand, it runs everything.",
+)
+
+
+def due_sources(instance: dg.DagsterInstance, now: datetime) -> list[dg.AssetKey]:
+    """The sources whose newest landing is at least their cadence (less the slack) old, or missing."""
+    records = {r.asset_entry.asset_key: r for r in instance.get_asset_records(list(CADENCE_SECONDS))}
+    due = []
+    for key, every in CADENCE_SECONDS.items():
+        record = records.get(key)
+        last = record.asset_entry.last_materialization if record else None
+        if last is None or now.timestamp() - last.timestamp >= every - SLACK_SECONDS:
+            due.append(key)
+    return due
 
 
 @dg.schedule(
-    name="cbhours_activity_today_every_3_minutes",
-    job=cbhours_activity_job,
-    cron_schedule="*/3 * * * *",
+    name="cycle_every_minute",
+    job=cycle_every_minute,
+    cron_schedule="* * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-def cbhours_activity_today(context: dg.ScheduleEvaluationContext):
-    """Today's activity partition, for the models online now (per the latest CBHours live cycle)."""
-    if job_in_flight(context.instance, cbhours_activity_job.name):
-        return dg.SkipReason("the previous activity run is still queued or going")
-    day = context.scheduled_execution_time.astimezone(timezone.utc).date()
+def cycle_every_minute_schedule(context: dg.ScheduleEvaluationContext):
+    """Land the sources that are due, then rebuild the models downstream of them (see CADENCE_SECONDS)."""
+    if job_in_flight(context.instance, cycle_every_minute.name):
+        return dg.SkipReason("the previous cycle is still queued or going; the next tick lands what is due")
+    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    due = due_sources(context.instance, now)
+    if not due:
+        return dg.SkipReason("no source is due")
+    return cycle_request(due, now)
+
+
+def cycle_request(due: list[dg.AssetKey], now: datetime) -> dg.RunRequest:
+    models = set().union(*(DOWNSTREAM_MODELS[key] for key in due))
+    run_config: dict = {}
+    partition_key = None
+    if cbhours.ACTIVITY_KEY in due:
+        partition_key = now.date().isoformat()
+        run_config = {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
     return dg.RunRequest(
-        run_key=None,
-        partition_key=day.isoformat(),
-        run_config={"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}},
+        asset_selection=[*due, *sorted(models, key=lambda k: k.to_user_string())],
+        asset_check_keys=DBT_CHECK_KEYS if CHECKS_WITH in due else [],
+        partition_key=partition_key,
+        run_config=run_config,
+        tags={"mhc/due": ",".join(k.path[-1] for k in due)},
     )
+
+
+schedules = [
+    cycle_every_minute_schedule,
+    _schedule("statbate_daily", statbate_daily, "17 4 * * *"),
+    _schedule("follows_daily", follows_daily, "41 5 * * *"),
+]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -144,13 +205,13 @@ dbt_checks_history = dg.define_asset_job(
 )
 schedules.append(_schedule("dbt_checks_history_daily", dbt_checks_history, "23 3 * * *"))
 
-# The dbt models follow new landed data without anyone clicking: every 30 s this sensor evaluates the
-# models' automation condition (dbt.FOLLOW_LANDING) and launches one dbt run for the models whose
-# upstream changed and that no run rebuilt since: after the activity refresh, the daily sources, a
-# manual `mhc land`, or a scheduled cycle whose dbt step was skipped because one of its landings failed
-# (the every-minute and 5-minute cycles rebuild their own models in their run). It never requests a
-# model that a run is building, so a slow build delays the merged state by at most one build instead
-# of piling up a queue of builds. It also runs the data tests, every 5 minutes.
+# The dbt models follow new landed data without anyone clicking. The every-minute cycle rebuilds the
+# models downstream of what it landed in its own run; every 30 s this sensor evaluates the models'
+# automation condition (dbt.FOLLOW_LANDING) and launches one dbt run for the models whose upstream changed
+# and that no run rebuilt since: after the daily sources, an activity backfill, a manual `mhc land`, or a
+# cycle whose dbt step was skipped because one of its landings failed. It never requests a model that a
+# run is building, so a slow build delays the merged state by at most one build instead of piling up a
+# queue of builds.
 dbt_follows_landing = dg.AutomationConditionSensorDefinition(
     "dbt_follows_landing",
     target=dg.AssetSelection.assets(mhc_dbt_models),
@@ -175,13 +236,13 @@ landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.
 
 defs = dg.Definitions(
     assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_landing, batch_ledger, mhc_dbt_models],
-    jobs=[landing_every_minute, landing_every_5_minutes, affiliate_cycle, cbhours_live_cycle, events_cycle,
+    jobs=[cycle_every_minute, affiliate_cycle, cbhours_live_cycle, events_cycle,
           stats_cycle, statbate_daily, follows_daily, cbhours_activity_job, statbate_lookup, legacy_import,
           full_cycle, dbt_build, dbt_checks_history],
     # every job runs its steps in the run's own process: a second process per step would import the
     # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
     executor=dg.in_process_executor,
-    schedules=[*schedules, cbhours_activity_today],
+    schedules=schedules,
     sensors=[dbt_follows_landing, runs.dead_run_watchdog],
     resources={
         "postgres": postgres_from_env(),

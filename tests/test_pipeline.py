@@ -232,29 +232,70 @@ def test_the_dbt_models_follow_new_landed_data_without_a_click():
         assert not again
 
 
-def test_the_scheduled_cycles_rebuild_their_own_models_and_the_sensor_then_requests_nothing():
-    """The every-minute and 5-minute cycles land their sources and rebuild the models downstream in the
-    same run (one process a minute instead of a landing run plus a sensor-launched dbt run), models only;
-    after such a run the sensor requests nothing; when the run's landing succeeded but its dbt step did
-    not run (another landing of the run failed), the sensor rebuilds what the landing changed."""
-    from mhc_pipeline.dbt import mhc_dbt_models
-    from mhc_pipeline.definitions import defs
+def test_the_cycle_lands_what_is_due_and_rebuilds_what_it_landed_then_the_sensor_requests_nothing():
+    """One run a minute (cycle_every_minute): the sources whose newest landing is older than their cadence,
+    the models downstream of them, and every data test with the 5-minute sources; a source that missed
+    its tick (never landed, failed, a skipped tick) is due at the next one. After such a run the sensor
+    requests nothing; when a run's landing succeeded but its dbt step was skipped (another landing of the
+    run failed), the sensor rebuilds what that landing changed."""
+    from mhc_pipeline.definitions import DBT_CHECK_KEYS, DOWNSTREAM_MODELS, defs
 
     graph = defs.resolve_asset_graph()
-    for name, landing in [("landing_every_minute", {"raw/cbhours_live", "raw/events"}),
-                          ("landing_every_5_minutes", {"raw/affiliate_onlinerooms", "raw/stats_api"})]:
-        layer = defs.resolve_job_def(name).asset_layer
-        selected = {k.to_user_string() for k in layer.selected_asset_keys}
-        assert landing <= selected and "person_current_state" in selected, (name, selected)
-        downstream = {k.to_user_string() for k in mhc_dbt_models.keys
-                      if {dg.AssetKey.from_user_string(key) for key in landing} & _ancestors(graph, k)}
-        assert selected == landing | downstream, (name, selected ^ (landing | downstream))
-        assert not [k for d in layer.data for k in d.assets_def.check_keys], f"{name} runs data tests"
+    for key, models in DOWNSTREAM_MODELS.items():
+        assert models == {k for k in graph.materializable_asset_keys if key in _ancestors(graph, k)}, key
+    assert len(DBT_CHECK_KEYS) > 100
+    schedule = defs.resolve_schedule_def("cycle_every_minute")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:  # a schedule's context needs an instance it can refer to
+        _cycle_ticks(defs, graph, schedule, instance)
 
-    instance = dg.DagsterInstance.ephemeral()
-    for key in graph.toposorted_asset_keys:
-        if not graph.get(key).is_partitioned:
-            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+
+def _cycle_ticks(defs, graph, schedule, instance):
+    from mhc_pipeline.definitions import CADENCE_SECONDS, DBT_CHECK_KEYS, DOWNSTREAM_MODELS, cycle_every_minute
+
+    t0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+
+    def tick(at: datetime):
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
+                                       repository_def=defs.get_repository_def()) as context:
+            return schedule.evaluate_tick(context).run_requests[0]
+
+    def land(request):
+        # the run's materializations, in the order the run writes them (landings, then the models)
+        for key in graph.toposorted_asset_keys:
+            if key in request.asset_selection:
+                instance.report_runless_asset_event(dg.AssetMaterialization(
+                    key, partition=request.partition_key if graph.get(key).is_partitioned else None))
+
+    first = tick(t0)  # nothing landed yet: everything is due
+    assert set(first.asset_selection) == set(CADENCE_SECONDS) | set().union(*DOWNSTREAM_MODELS.values())
+    assert list(first.asset_check_keys) == DBT_CHECK_KEYS and first.partition_key == "2026-12-07"
+    assert first.run_config == {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
+    real = datetime.now(timezone.utc)  # report_runless_asset_event stamps the wall clock
+    land(first)
+    due = {}
+    for minutes in (1, 2, 3, 4, 5, 6):
+        request = tick(real + timedelta(minutes=minutes, seconds=1))
+        due[minutes] = {k.path[-1] for k in request.asset_selection if k in CADENCE_SECONDS}
+        assert bool(request.asset_check_keys) == ("affiliate_onlinerooms" in due[minutes]), minutes
+        assert (request.partition_key is not None) == ("cbhours_activity" in due[minutes]), minutes
+    assert due[1] == due[2] == {"cbhours_live", "events"}
+    assert due[3] == due[4] == {"cbhours_live", "events", "cbhours_activity"}  # nothing landed since
+    assert due[5] == due[6] == {k.path[-1] for k in CADENCE_SECONDS}
+    minute = tick(real + timedelta(minutes=1, seconds=1))
+    assert set(minute.asset_selection) == {*DOWNSTREAM_MODELS[dg.AssetKey(["raw", "cbhours_live"])],
+                                           *DOWNSTREAM_MODELS[dg.AssetKey(["raw", "events"])],
+                                           dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])}
+    assert list(minute.asset_check_keys) == [] and minute.partition_key is None and not minute.run_config
+    # while a cycle is queued or going, the tick is skipped (the next one lands what is due)
+    instance.add_run(dg.DagsterRun(job_name=cycle_every_minute.name, run_id="a" * 36,
+                                   status=dg.DagsterRunStatus.STARTED))
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=real,
+                                   repository_def=defs.get_repository_def()) as context:
+        assert schedule.evaluate_tick(context).skip_message.startswith("the previous cycle is still")
+    instance.delete_run("a" * 36)
+
+    # the sensor after a cycle: nothing; after a landing whose run skipped its dbt step: that landing's models
     cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
 
     def requested(cursor):
@@ -263,13 +304,9 @@ def test_the_scheduled_cycles_rebuild_their_own_models_and_the_sensor_then_reque
                 result.cursor)
 
     _, cursor = requested(cursor)
-    minute = defs.resolve_job_def("landing_every_minute").asset_layer.selected_asset_keys
-    for key in graph.toposorted_asset_keys:  # one run of the every-minute cycle: landings, then its models
-        if key in minute:
-            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    land(minute)
     keys, cursor = requested(cursor)
     assert not keys, keys
-    # the CBHours landing of a run whose Events step failed: its dbt step was skipped, the sensor builds
     instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["raw", "cbhours_live"])))
     keys, cursor = requested(cursor)
     assert {"cbhours_live_stats", "person_current_state"} <= keys and "interactions" not in keys, keys
@@ -285,27 +322,21 @@ def _ancestors(graph, key) -> set:
     return seen
 
 
-def test_builds_after_a_landing_rebuild_models_and_the_data_tests_keep_their_own_cadence(first_runs):
-    """The sensor's builds (every minute for CBHours) run no data test: every dbt test is an asset check
-    with its own condition (once per 5-minute tick, after its model was rebuilt), so none rides along with
-    a model's build; a run of models alone runs models alone."""
-    from mhc_pipeline.dbt import CHECKS_EVERY_5_MINUTES, mhc_dbt_models
-    from mhc_pipeline.definitions import defs
+def test_a_cycle_with_every_source_due_lands_them_builds_downstream_and_runs_every_data_test(first_runs):
+    """The cycle's run as the schedule asks for it when everything is due (today's activity partition, the
+    data tests with the 5-minute sources), executed for real against the simulator."""
+    from mhc_pipeline.definitions import CADENCE_SECONDS, DBT_CHECK_KEYS, cycle_request, defs
 
-    graph = defs.resolve_asset_graph()
-    dbt_checks = [k for k in graph.asset_check_keys if k.asset_key in mhc_dbt_models.keys]
-    assert len(dbt_checks) > 100
-    assert {graph.get(k).automation_condition.get_label() for k in dbt_checks} == {CHECKS_EVERY_5_MINUTES.get_label()}
-    # what the sensor launches after a CBHours landing: the models downstream, with no check (the
-    # RunRequest's asset_check_keys is empty when every check has its own condition)
-    keys = {dg.AssetKey(k) for k in (["staging", "stg_cbhours__live"], ["cbhours_live_stats"],
-                                      ["person_current_state"])}
-    assert keys <= mhc_dbt_models.keys, keys - mhc_dbt_models.keys
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=keys, asset_check_selection=set())
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    assert result.success
-    assert {e.asset_key for e in result.get_asset_materialization_events()} == keys
-    assert result.get_asset_check_evaluations() == []
+    request = cycle_request(list(CADENCE_SECONDS), datetime.now(timezone.utc))
+    job = defs.resolve_job_def("cycle_every_minute").get_subset(
+        asset_selection=set(request.asset_selection), asset_check_selection=set(request.asset_check_keys))
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=request.run_config,
+                                    partition_key=request.partition_key, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(request.asset_selection)
+    checks = result.get_asset_check_evaluations()
+    assert {c.asset_check_key for c in checks} == set(DBT_CHECK_KEYS)
+    assert not [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
 
 
 def _views(conn) -> list[str]:
