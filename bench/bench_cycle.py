@@ -5,12 +5,13 @@ Measured in one run, on one embedded PostgreSQL 18 (temp dir, deleted at exit), 
 
   1. A 5-minute cycle at `--rooms` (10,000) online rooms: (a) the landing of one Affiliate crawl of every
      online room of a simulator `World` of ~2.4 x `--rooms` models (the world keeps ~42% of its models
-     online; `--world` overrides), and (b) the dbt build the `dbt_follows_landing` sensor requests after it:
-     `dbt build --exclude-resource-type unit_test --select source:raw.affiliate_onlinerooms+`.
+     online; `--world` overrides), and (b) the dbt build of the every-minute cycle's 5-minute tick:
+     `dbt build --exclude-resource-type unit_test --select source:raw.affiliate_onlinerooms+ resource_type:test`
+     (the models after the crawl and every data test).
   2. A CBHours minute: (a) the landing of one get_live cycle for the `--tracked` (300) models (the
      tracked-set query of the asset, then one raw row `{"server_status": "up", "data": {name: room}}` per
      answer of <= 50 names), and (b) `dbt build --exclude-resource-type unit_test --select
-     source:raw.cbhours_live+`.
+     source:raw.cbhours_live+ --resource-type model` (the other minutes build models only).
 
 For every (a) and (b): the CPU-seconds of our own process tree (this Python process and its children: the
 dbt process, reaped, through /proc/<pid>/stat cutime/cstime; the generator workers are idle meanwhile),
@@ -93,6 +94,10 @@ from mhc_pipeline.sources import affiliate, cbhours  # noqa: E402
 UTC = timezone.utc
 ONLINE_SHARE = 0.418  # the World's share of models online at any hour (measured: 41-43%)
 SELECT = {"cycle": "source:raw.affiliate_onlinerooms+", "minute": "source:raw.cbhours_live+"}
+# what the every-minute cycle (definitions.cycle_every_minute) builds: at a 5-minute tick the models after the
+# Affiliate crawl and every data test; at the other minutes the models after the CBHours live cycle only
+BUILD_ARGS = {"cycle": ["--select", SELECT["cycle"], "resource_type:test"],
+              "minute": ["--select", SELECT["minute"], "--resource-type", "model"]}
 INTERVAL = {"cycle": 300.0, "minute": 60.0}
 TARGET = {"cycle": 15.0, "minute": 6.0}
 RATIO_TARGET = 1.2
@@ -220,7 +225,7 @@ class Bench:
         dbt_log = self.dbt.logs / "dbt.log"
         size = dbt_log.stat().st_size if dbt_log.exists() else 0
         r, m = self.cpu.measure(lambda: self.dbt(["build", "--exclude-resource-type", "unit_test",
-                                                  "--select", SELECT[kind]]))
+                                                  *BUILD_ARGS[kind]]))
         with open(dbt_log, "rb") as f:  # did dbt re-parse the whole project (no partial parse)?
             f.seek(size)
             text = f.read()
@@ -483,10 +488,10 @@ def main() -> None:
           f"({sn['raw.affiliate_onlinerooms'][1] / 2**30:.1f} GB raw), {sn['mhc.cbhours_live_stats'][0]:,} CBHours "
           f"rows, {sn['mhc.persons'][0]:,} persons (at 1 day: {s1['mhc.affiliate_api_snapshots'][0]:,} / "
           f"{s1['mhc.cbhours_live_stats'][0]:,} / {s1['mhc.persons'][0]:,})")
-    cyc = print_kind("cycle", f"5-minute cycle: one Affiliate crawl landed + dbt build --select {SELECT['cycle']}",
+    cyc = print_kind("cycle", f"5-minute cycle: one Affiliate crawl landed + dbt build {' '.join(BUILD_ARGS['cycle'])}",
                      p1, pn, days)
-    mnt = print_kind("minute", f"CBHours minute: get_live of {len(tracked)} models landed + dbt build --select "
-                     f"{SELECT['minute']}", p1, pn, days)
+    mnt = print_kind("minute", f"CBHours minute: get_live of {len(tracked)} models landed + dbt build "
+                     f"{' '.join(BUILD_ARGS['minute'])}", p1, pn, days)
     for lbl, key in (("1 day", "1d"), (f"{days} days", "nd")):
         both = cyc[key] + 5 * mnt[key]
         print(f"both per 5 minutes at {lbl} (cycle + 5 CBHours minutes): {both:.1f} CPU-s = {100 * both / 300:.0f}% "

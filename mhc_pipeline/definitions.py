@@ -106,11 +106,15 @@ def _downstream_models() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
 
 DOWNSTREAM_MODELS = _downstream_models()
 DBT_CHECK_KEYS = sorted(mhc_dbt_models.check_keys, key=lambda k: k.to_user_string())
+# a landing's own checks (e.g. the Stats API throttling us) run whenever it lands
+LANDING_CHECK_KEYS = {key: sorted(asset.check_keys, key=lambda k: k.to_user_string())
+                      for asset in (affiliate.affiliate_onlinerooms, cbhours.cbhours_live, cbhours.cbhours_activity,
+                                    events.events, stats.stats_api) for key in asset.keys}
 
 cycle_every_minute = dg.define_asset_job(
     "cycle_every_minute",
     selection=dg.AssetSelection.assets(*CADENCE_SECONDS, *set().union(*DOWNSTREAM_MODELS.values()))
-    | dg.AssetSelection.checks_for_assets(mhc_dbt_models),
+    | dg.AssetSelection.checks_for_assets(mhc_dbt_models, *CADENCE_SECONDS),
     partitions_def=cbhours.ACTIVITY_PARTITIONS,
     description="The every-minute cycle: CBHours live and the Events feed every minute, today's CBHours activity "
                 "every 3 minutes, the Affiliate crawl and the owner's Stats every 5 minutes (each when due), "
@@ -158,7 +162,8 @@ def cycle_request(due: list[dg.AssetKey], now: datetime) -> dg.RunRequest:
         run_config = {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
     return dg.RunRequest(
         asset_selection=[*due, *sorted(models, key=lambda k: k.to_user_string())],
-        asset_check_keys=DBT_CHECK_KEYS if CHECKS_WITH in due else [],
+        asset_check_keys=[*(k for key in due for k in LANDING_CHECK_KEYS[key]),
+                          *(DBT_CHECK_KEYS if CHECKS_WITH in due else [])],
         partition_key=partition_key,
         run_config=run_config,
         tags={"mhc/due": ",".join(k.path[-1] for k in due)},

@@ -209,6 +209,18 @@ def _land_lists(sim, at: datetime, directions=("following", "followers"), retrie
                         {"follows": _res(sim, retries=retries)})
 
 
+def test_an_expired_session_is_a_failed_check_that_names_the_setting(clean, fresh_sim):
+    """The run stays green (the list is landed with its verdict and changes nothing), but the operator sees
+    it where run status is watched: the list's check fails at ERROR severity and names the cookie to renew."""
+    result = _materialize([follows.follow_lists],
+                          {"ops": {"raw__follow_lists": {"config": {"fetched_at": T.isoformat(),
+                                                                    "directions": ["following"]}}}},
+                          {"follows": _res(fresh_sim, sessionid="expired-session-1234")})
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["following_list_complete"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "MHC_FOLLOWS_SESSIONID" in check.metadata["verdict"].value
+
+
 # after the first full build, only the follow models and what they feed (and read) are rebuilt
 SUBSET = {"stg_follows__lists", "stg_follows__entries", "follow_list_captures", "follow_list_entries",
           "follow_history", "follows", "int_follows__person_evidence", "stg_events__events", "interactions",

@@ -233,9 +233,16 @@ def test_the_asset_fails_on_unauthorized_and_observes_a_throttle(clean, fresh_si
     [obs] = throttled.get_asset_observation_events()
     meta = obs.event_specific_data.asset_observation.metadata
     assert meta["outcome"].value == "throttled" and meta["backoff_until"].value
+    # a green run that landed nothing is visible where an operator looks: a warning check with the end
+    [check] = throttled.get_asset_check_evaluations()
+    assert check.check_name == "stats_api_answering" and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["backoff_until"].value == meta["backoff_until"].value
     again = _materialize_stats(_res(fresh_sim))
     [obs] = again.get_asset_observation_events()
     assert obs.event_specific_data.asset_observation.metadata["outcome"].value == "backing_off"
+    [check] = again.get_asset_check_evaluations()
+    assert not check.passed and "backing off after a throttle until" in check.description
 
 
 # ---------------------------------------------------------------------------------------------------

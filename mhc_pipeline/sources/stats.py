@@ -241,6 +241,10 @@ class StatsConfig(dg.Config):
         "`Unauthorized` fails the run (fix MHC_STATS_TOKEN); `403 Try slowing down a little.` backs off for "
         "MHC_STATS_BACKOFF_MINUTES without a materialization (an observation says so)."
     ),
+    check_specs=[dg.AssetCheckSpec(
+        "stats_api_answering", asset=ASSET_KEY,
+        description="The Stats API answered the last cycle. A warning while it throttles us (`403 Try slowing down "
+                    "a little.`): the run is green, nothing is asked until the back-off ends, and the check says when.")],
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=10)),
 )
 def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: PostgresResource,
@@ -263,9 +267,16 @@ def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: 
                    f"stats: backing off after a throttle until {result.backoff_until.isoformat()}; not asked")
         context.log.warning(message)
         yield dg.AssetObservation(asset_key=ASSET_KEY, metadata=meta, description=message)
+        # a green run that landed nothing must not look like one that did: the check says so in the UI
+        yield dg.AssetCheckResult(check_name="stats_api_answering", passed=False,
+                                  severity=dg.AssetCheckSeverity.WARN, description=message,
+                                  metadata={"outcome": result.outcome,
+                                            "backoff_until": result.backoff_until.isoformat(),
+                                            "setting": "MHC_STATS_BACKOFF_MINUTES"})
         return
     if result.outcome == "quarantined":
         raise dg.Failure(description=redact(f"stats: the snapshot was quarantined: {result.reasons[0]}"),
                          metadata=meta)
     context.log.info(f"stats {fetched_at.isoformat()}: {result.outcome}, {meta['rows_landed']} row landed")
-    yield dg.MaterializeResult(metadata=metadata.landing(meta))
+    yield dg.MaterializeResult(metadata=metadata.landing(meta), check_results=[
+        dg.AssetCheckResult(check_name="stats_api_answering", passed=True, metadata={"outcome": result.outcome})])
