@@ -3,6 +3,7 @@ equals what the simulator's world says, stale data goes offline."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -216,11 +217,7 @@ def test_the_dbt_models_follow_new_landed_data_without_a_click():
             instance.report_runless_asset_event(dg.AssetMaterialization(key))
     cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
 
-    def requested(cursor):
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-        # models only: the data tests (asset checks) follow their own 5-minute cadence (test below)
-        return ({r.key.to_user_string() for r in result.results if r.true_subset.size and isinstance(r.key, dg.AssetKey)},
-                result.cursor)
+    requested = functools.partial(_requested, defs, instance)
 
     _, cursor = requested(cursor)
     for landing, history in [("raw/affiliate_onlinerooms", "affiliate_api_snapshots"),
@@ -299,10 +296,7 @@ def _cycle_ticks(defs, graph, schedule, instance):
     # the sensor after a cycle: nothing; after a landing whose run skipped its dbt step: that landing's models
     cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
 
-    def requested(cursor):
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-        return ({r.key.to_user_string() for r in result.results if r.true_subset.size and isinstance(r.key, dg.AssetKey)},
-                result.cursor)
+    requested = functools.partial(_requested, defs, instance)
 
     _, cursor = requested(cursor)
     land(minute)
@@ -311,6 +305,13 @@ def _cycle_ticks(defs, graph, schedule, instance):
     instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["raw", "cbhours_live"])))
     keys, cursor = requested(cursor)
     assert {"cbhours_live_stats", "person_current_state"} <= keys and "interactions" not in keys, keys
+
+
+def _requested(defs, instance, cursor) -> tuple[set[str], object]:
+    """The assets Dagster's own evaluator of the automation conditions requests now (checks left out)."""
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    return ({r.key.to_user_string() for r in result.results if r.true_subset.size and isinstance(r.key, dg.AssetKey)},
+            result.cursor)
 
 
 def _ancestors(graph, key) -> set:
