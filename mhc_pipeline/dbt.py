@@ -6,7 +6,6 @@ asset checks (blocking when their severity is `error`).
 """
 
 
-import json
 import os
 import sys
 from datetime import datetime, timedelta, timezone
@@ -15,6 +14,7 @@ from typing import Any, Mapping, Optional
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from mhc_pipeline import db, settings
 from mhc_pipeline.resources import PostgresResource
@@ -25,7 +25,6 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 # the folder under models/ decides the asset group (the layer)
 LAYER_GROUPS = {"staging": "staging", "history": "history", "intermediate": "merged", "marts": "merged"}
 OWNERS = ["team:mhc-pipeline"]
-MERGED_STATE = {"person_current_state", "v_person_current_state"}
 MERGED_KEY = dg.AssetKey(["person_current_state"])
 MONITORING_KEYS = {dg.AssetKey(["source_freshness"]), dg.AssetKey(["source_coverage"])}
 
@@ -76,38 +75,85 @@ def _manifest_matches_target() -> bool:
             and os.environ.get("MHC_PRODUCT_SCHEMA", "mhc") in schemas)
 
 
-# Every dbt node follows the landed data on its own, through the `dbt_follows_landing` automation sensor
-# (definitions.py): it is requested when an upstream asset (a landing table, or a model before it) has
-# new data, or when it has never been built; never while a run of it is in progress, so that the
-# every-minute landings coalesce into one dbt run at a time instead of queueing one each. Unlike
-# `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has 60 daily
-# partitions that are mostly never fetched, and a multi-hour activity backfill must not freeze the
-# merged state.
-FOLLOW_LANDING = (
-    dg.AutomationCondition.in_latest_time_window()
-    & (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("follows landing")
+# How each dbt model follows the landed data when no run of the every-minute cycle rebuilt it: the
+# `dbt_follows_landing` automation sensor (definitions.py) evaluates these conditions every 30 s.
+#
+# - The incremental and table models FOLLOW_LANDING: requested when an upstream asset (a landing table,
+#   or a model before it) has new data that no run rebuilding this model brought, or when it has never
+#   been built; never while a run of it is in progress, so builds coalesce instead of queueing. Unlike
+#   `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has 60 daily
+#   partitions that are mostly never fetched, and a multi-hour activity backfill must not freeze the
+#   merged state. The staging and intermediate views sit between a landing table and most models:
+#   their data is the landing table's, so an update is seen through them (up to VIEW_DEPTH views deep).
+# - The views are created once and again only when their SQL changes (ON_CODE_CHANGE): a view always
+#   shows the rows of the tables under it, so rebuilding it after every landing (8 views in every
+#   minute's build) only re-ran its DDL. No view reads a `table` model (whose rebuild drops with cascade).
+# - The marts tagged `every_5_minutes` in dbt (profiles, source_freshness, source_coverage: whole-table
+#   rebuilds that nothing in the merge reads) are rebuilt by the cycle with the 5-minute sources, and by
+#   the sensor only when missing or changed (ON_CODE_CHANGE).
+#
+# The data tests (asset checks) run in the cycle every 15 minutes over the rows landed since a little
+# before the previous test run (definitions.CHECKS_EVERY_SECONDS); the daily dbt_checks_history job reads
+# all of history. In the builds the sensor launches the tests of the rebuilt models ride along.
+EVERY_5_MINUTES = "every_5_minutes"
+_NOT_RUNNING = ~dg.AutomationCondition.in_progress()
+ON_CODE_CHANGE = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.code_version_changed()).since_last_handled()
+    & _NOT_RUNNING
+).with_label("missing or changed")
 
-# The dbt data tests (Dagster asset checks) run with the 5-minute sources in the every-minute cycle
-# (definitions.cycle_every_minute), over the rows landed in the last `checks_window_minutes` (15), so every
-# landed row is tested within about five minutes of its landing; the other minutes' builds are models
-# only (dbt spends ~50 ms of CPU per node, tests included: 113 nodes a minute became 19). The daily
-# dbt_checks_history job reads all of history. In the builds the dbt_follows_landing sensor launches
-# (after the daily sources, a backfill, a manual landing) the tests of the rebuilt models ride along.
+
+def follow_landing(views: "set[dg.AssetKey]", depth: int) -> dg.AutomationCondition:
+    """FOLLOW_LANDING for a model whose parents may be views `depth` deep: updated = a parent, or a
+    parent view's parent (...), was updated by a run that did not also plan this model, or is requested
+    on this tick."""
+    updated = ((dg.AutomationCondition.newly_updated() & ~dg.AutomationCondition.executed_with_root_target())
+               | dg.AutomationCondition.will_be_requested())
+    through = updated
+    for _ in range(depth):
+        through = updated | dg.AutomationCondition.any_deps_match(through)
+    deps_updated = (dg.AutomationCondition.any_deps_match(updated)
+                    | dg.AutomationCondition.any_deps_match(through).allow(dg.AssetSelection.assets(*views)))
+    return (
+        dg.AutomationCondition.in_latest_time_window()
+        & (dg.AutomationCondition.newly_missing() | deps_updated).since_last_handled()
+        & _NOT_RUNNING
+    ).with_label("follows landing")
+
+
+def _views(manifest: Mapping[str, Any]) -> tuple[set[str], int]:
+    """The unique ids of the view models, and the longest chain of views (view on view on ...)."""
+    nodes = manifest.get("nodes", {})
+    views = {uid for uid, n in nodes.items() if n.get("resource_type") == "model"
+             and n.get("config", {}).get("materialized") == "view"}
+
+    def depth(uid: str) -> int:
+        return 1 + max((depth(p) for p in nodes[uid].get("depends_on", {}).get("nodes", []) if p in views), default=0)
+
+    return views, max((depth(v) for v in views), default=0)
 
 
 class MhcDbtTranslator(DagsterDbtTranslator):
+    _follow: Optional[dg.AutomationCondition] = None
+    _views: frozenset = frozenset()
+
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Optional[DbtProject]) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") == "source":
             return spec
+        if self._follow is None:
+            views, depth = _views(manifest)
+            self._views = frozenset(views)
+            keys = {self.get_asset_key(self.get_resource_props(manifest, uid)) for uid in views}
+            self._follow = follow_landing(keys, depth)
         fqn = props.get("fqn") or []
         folder = fqn[1] if len(fqn) > 2 else ""
         group = "reference" if props.get("resource_type") == "seed" else LAYER_GROUPS.get(folder, "merged")
-        spec = spec.replace_attributes(group_name=group, owners=OWNERS, automation_condition=FOLLOW_LANDING)
-        if props.get("name") in MERGED_STATE:
+        refresh = (ON_CODE_CHANGE if unique_id in self._views or EVERY_5_MINUTES in (props.get("tags") or [])
+                   else self._follow)
+        spec = spec.replace_attributes(group_name=group, owners=OWNERS, automation_condition=refresh)
+        if spec.key == MERGED_KEY:
             # rebuilt after every landing (every minute for CBHours and Events): late means stuck
             spec = spec.replace_attributes(freshness_policy=dg.FreshnessPolicy.time_window(
                 fail_window=timedelta(minutes=10), warn_window=timedelta(minutes=5)))
@@ -135,9 +181,7 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
         args += ["--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
-    if config.as_of:
-        args += ["--vars", json.dumps({"as_of": config.as_of})]
-    return args
+    return args  # as_of goes to dbt as MHC_AS_OF (macros/as_of.sql): a `--vars` would re-parse the project
 
 
 @dbt_assets(
@@ -161,6 +205,7 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     if config.checks not in ("recent", "history"):
         raise dg.Failure(f"checks must be 'recent' or 'history', not {config.checks!r}")
     os.environ["MHC_CHECKS_SCOPE"] = config.checks  # read by the dbt subprocess (macros/test_scope.sql)
+    os.environ["MHC_AS_OF"] = config.as_of or ""  # and the merge's build time (macros/as_of.sql)
     # a test runs only in a build that selected ALL its parents: the sensor's partial builds must not run
     # relationships_<history>_..._persons_ when persons is not among the models they rebuild (read by
     # dagster-dbt, then by dbt)
@@ -170,6 +215,7 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
         keep_partial_parse(target)
     finally:
         os.environ.pop("MHC_CHECKS_SCOPE", None)
+        os.environ.pop("MHC_AS_OF", None)
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
 
 
@@ -318,6 +364,22 @@ def _markdown(cols: list[str], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class MhcDbtCliResource(DbtCliResource):
+    """dagster-dbt's DbtCliResource without two fixed costs it pays before every `dbt build`, in every run
+    process (each a fresh process under the daemon), for features this project does not use: it ran
+    `dbt --version` in a subprocess (~3 CPU-s: the executable is this environment's own dbt, whose version
+    dagster-dbt already imported), and it built a dbt adapter in the run process (~2 CPU-s of macro
+    loading), used only by `fetch_row_counts()` / `fetch_column_metadata()` (not called: they query
+    every table after every build). Together a third of the CPU of a minute's build."""
+
+    @property
+    def _cli_version(self) -> Any:
+        return DBT_PYTHON_VERSION
+
+    def _initialize_dbt_core_adapter(self, args) -> Any:
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR),
-                          dbt_executable=DBT_EXECUTABLE)
+    return MhcDbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(settings.DBT_PROJECT_DIR),
+                             dbt_executable=DBT_EXECUTABLE)

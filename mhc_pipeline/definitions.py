@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import dagster as dg
+from dagster_dbt.metadata_set import DbtMetadataSet
 
-from mhc_pipeline import runs, settings
+from mhc_pipeline import dbt, runs, settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
 from mhc_pipeline.sources import affiliate, cbhours, events, follows, legacy, statbate, stats
@@ -68,7 +69,7 @@ cbhours_activity_job = dg.define_asset_job(
 # Every run is a fresh process that imports the code location (~5 CPU-s before any work), and every dbt
 # invocation starts at ~3.5 CPU-s: a run per source and cadence, each followed by a sensor-launched dbt
 # run (and the data tests in runs of their own), was ~12 runs and ~10 dbt invocations per 5 minutes.
-# Now it is 5 and 5. A source is due when its newest landing is older than its cadence (less 30 s of
+# Now it is 5 and 5, and a minute's build is the incremental models only (no views, no whole-table marts). A source is due when its newest landing is older than its cadence (less 30 s of
 # slack for the run's own start-up), so a tick skipped while the previous run was still going, a source
 # that failed, or a restart is caught up at the next tick, and nothing queues. Each source is its own
 # step: one failing marks the run failed and names its step, the others still land; the run's dbt step
@@ -81,9 +82,13 @@ CADENCE_SECONDS = {
     stats.ASSET_KEY: 300,         # the owner's Stats API snapshot
 }
 SLACK_SECONDS = 30
-# the data tests (every dbt test is an asset check of its model) run with the 5-minute sources, over the
-# rows landed in the last `checks_window_minutes` (15): every landed row is tested within ~5 minutes
-CHECKS_WITH = affiliate.ASSET_KEY
+# the 5-minute source with which the marts tagged `every_5_minutes` (dbt.EVERY_5_MINUTES) are rebuilt
+MARTS_WITH = affiliate.ASSET_KEY
+# the data tests (every dbt test is an asset check of its model) run every 15 minutes, over the rows landed
+# in the last `checks_window_minutes` (20, dbt_project.yml): every landed row is tested within ~15 minutes
+# (257 tests cost ~25 s of a 2-core machine: every 5 minutes they were the largest share of its CPU)
+CHECKS_EVERY_SECONDS = 900
+CHECKS_TAG = "mhc/checks"
 
 
 def _downstream_models() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
@@ -105,6 +110,11 @@ def _downstream_models() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
 
 
 DOWNSTREAM_MODELS = _downstream_models()
+# the models a cycle does not rebuild after every landing: the views (rebuilt when their SQL changes) and the
+# marts tagged every_5_minutes (with MARTS_WITH); see dbt.py
+VIEW_MODELS = frozenset(s.key for s in mhc_dbt_models.specs
+                        if DbtMetadataSet.extract(s.metadata).materialization_type == "view")
+EVERY_5_MINUTES_MODELS = frozenset(s.key for s in mhc_dbt_models.specs if dbt.EVERY_5_MINUTES in s.tags)
 DBT_CHECK_KEYS = sorted(mhc_dbt_models.check_keys, key=lambda k: k.to_user_string())
 # a landing's own checks (e.g. the Stats API throttling us) run whenever it lands
 LANDING_CHECK_KEYS = {key: sorted(asset.check_keys, key=lambda k: k.to_user_string())
@@ -118,7 +128,8 @@ cycle_every_minute = dg.define_asset_job(
     partitions_def=cbhours.ACTIVITY_PARTITIONS,
     description="The every-minute cycle: CBHours live and the Events feed every minute, today's CBHours activity "
                 "every 3 minutes, the Affiliate crawl and the owner's Stats every 5 minutes (each when due), "
-                "then the dbt models downstream of what landed; the data tests every 5 minutes. Launched by its "
+                "then the dbt models downstream of what landed (views only when their SQL changes; the every_5_minutes "
+                "marts with the Affiliate crawl); the data tests every 15 minutes. Launched by its "
                 "schedule with the due sources; launched by hand, it runs everything.",
 )
 
@@ -133,6 +144,13 @@ def due_sources(instance: dg.DagsterInstance, now: datetime) -> list[dg.AssetKey
         if last is None or now.timestamp() - last.timestamp >= every - SLACK_SECONDS:
             due.append(key)
     return due
+
+
+def checks_due(instance: dg.DagsterInstance, now: datetime) -> bool:
+    """No cycle that ran the data tests was created in the last CHECKS_EVERY_SECONDS (less the slack)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=cycle_every_minute.name, tags={CHECKS_TAG: "recent"}), limit=1)
+    return not records or now.timestamp() - records[0].create_timestamp.timestamp() >= CHECKS_EVERY_SECONDS - SLACK_SECONDS
 
 
 @dg.schedule(
@@ -150,23 +168,29 @@ def cycle_every_minute_schedule(context: dg.ScheduleEvaluationContext):
     due = due_sources(context.instance, now)
     if not due:
         return dg.SkipReason("no source is due")
-    return cycle_request(due, now)
+    return cycle_request(due, now, checks=checks_due(context.instance, now))
 
 
-def cycle_request(due: list[dg.AssetKey], now: datetime) -> dg.RunRequest:
-    models = set().union(*(DOWNSTREAM_MODELS[key] for key in due))
+def cycle_request(due: list[dg.AssetKey], now: datetime, checks: bool) -> dg.RunRequest:
+    """The cycle's run: the due sources, the tables downstream of them (the every_5_minutes marts with
+    MARTS_WITH), their own checks, and every data test when `checks`."""
+    models = set().union(*(DOWNSTREAM_MODELS[key] for key in due)) - VIEW_MODELS
+    if MARTS_WITH not in due:
+        models -= EVERY_5_MINUTES_MODELS
     run_config: dict = {}
     partition_key = None
     if cbhours.ACTIVITY_KEY in due:
         partition_key = now.date().isoformat()
         run_config = {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
+    tags = {"mhc/due": ",".join(k.path[-1] for k in due)}
+    if checks:
+        tags[CHECKS_TAG] = "recent"
     return dg.RunRequest(
         asset_selection=[*due, *sorted(models, key=lambda k: k.to_user_string())],
-        asset_check_keys=[*(k for key in due for k in LANDING_CHECK_KEYS[key]),
-                          *(DBT_CHECK_KEYS if CHECKS_WITH in due else [])],
+        asset_check_keys=[*(k for key in due for k in LANDING_CHECK_KEYS[key]), *(DBT_CHECK_KEYS if checks else [])],
         partition_key=partition_key,
         run_config=run_config,
-        tags={"mhc/due": ",".join(k.path[-1] for k in due)},
+        tags=tags,
     )
 
 

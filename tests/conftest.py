@@ -30,6 +30,14 @@ def _session_env():
 @pytest.fixture(scope="session")
 def pg_url(_session_env) -> str:
     url = db.start_embedded(_session_env / "pgdata", cleanup_mode="delete")
+    # a throw-away server: no durability across an OS crash (every dbt build commits hundreds of DDL
+    # statements; each waited for its WAL flush). Production keeps PostgreSQL's defaults.
+    with db.connection(url) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                cur.execute(f"alter system set {setting} = off")
+            cur.execute("select pg_reload_conf()")
     os.environ["MHC_DATABASE_URL"] = url
     db.export_libpq_env(url)
     return url

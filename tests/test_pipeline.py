@@ -64,7 +64,7 @@ def first_runs(pg_url, sim, conn_module):
     sim.set_time(T1)
     first = _materialize(T1, T1)
     after_first = _counts(conn_module) if first.success else None
-    second = _materialize(T1, T1)
+    second = _materialize(T1, T1, tests=False)  # the same crawl again: the same rows (the tests ran once)
     after_second = _counts(conn_module) if second.success else None
     yield first, after_first, second, after_second
     sim.set_time(None)
@@ -109,7 +109,7 @@ def test_dbt_builds_keep_their_artifacts_under_the_data_folder_and_only_the_last
     assert all((runs / f / "run_results.json").exists() for f in folders)
     assert not list((settings.DBT_PROJECT_DIR / "target").glob("mhc_dbt_models-*"))
     monkeypatch.setenv("MHC_DBT_KEEP_RUNS", "1")
-    third = _materialize(T1, T1)
+    third = _materialize(T1, T1, tests=False)
     assert third.success
     assert [f.name.split("-")[1] for f in runs.iterdir()] == [third.run_id[:8]]
     assert prune_run_targets(keep=1) == []
@@ -224,7 +224,11 @@ def test_the_dbt_models_follow_new_landed_data_without_a_click():
                              ("raw/cbhours_live", "cbhours_live_stats"), ("raw/events", "interactions")]:
         instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey.from_user_string(landing)))
         keys, cursor = requested(cursor)
-        assert {history, "person_current_state", "v_person_current_state"} <= keys, landing
+        # the views between the landing table and the models are seen through, never rebuilt (their SQL
+        # did not change); the every_5_minutes marts wait for the cycle's 5-minute tick
+        assert {history, "persons", "person_current_state"} <= keys, landing
+        assert not keys & {"v_person_current_state", "staging/stg_cbhours__live", "profiles",
+                           "source_freshness"}, landing
         again, cursor = requested(cursor)
         assert not again
 
@@ -235,12 +239,15 @@ def test_the_cycle_lands_what_is_due_and_rebuilds_what_it_landed_then_the_sensor
     its tick (never landed, failed, a skipped tick) is due at the next one. After such a run the sensor
     requests nothing; when a run's landing succeeded but its dbt step was skipped (another landing of the
     run failed), the sensor rebuilds what that landing changed."""
-    from mhc_pipeline.definitions import DBT_CHECK_KEYS, DOWNSTREAM_MODELS, defs
+    from mhc_pipeline.definitions import DBT_CHECK_KEYS, DOWNSTREAM_MODELS, EVERY_5_MINUTES_MODELS, VIEW_MODELS, defs
 
     graph = defs.resolve_asset_graph()
     for key, models in DOWNSTREAM_MODELS.items():
         assert models == {k for k in graph.materializable_asset_keys if key in _ancestors(graph, k)}, key
     assert len(DBT_CHECK_KEYS) > 100
+    assert {"staging/stg_cbhours__live", "intermediate/int_cbhours__observations", "v_person_current_state"} <= {
+        k.to_user_string() for k in VIEW_MODELS}
+    assert {k.to_user_string() for k in EVERY_5_MINUTES_MODELS} == {"profiles", "source_freshness", "source_coverage"}
     schedule = defs.resolve_schedule_def("cycle_every_minute")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.instance_for_test() as instance:  # a schedule's context needs an instance it can refer to
@@ -248,7 +255,8 @@ def test_the_cycle_lands_what_is_due_and_rebuilds_what_it_landed_then_the_sensor
 
 
 def _cycle_ticks(defs, graph, schedule, instance):
-    from mhc_pipeline.definitions import CADENCE_SECONDS, DBT_CHECK_KEYS, DOWNSTREAM_MODELS, cycle_every_minute
+    from mhc_pipeline.definitions import (CADENCE_SECONDS, CHECKS_TAG, DBT_CHECK_KEYS, DOWNSTREAM_MODELS,
+                                          EVERY_5_MINUTES_MODELS, VIEW_MODELS, cycle_every_minute)
 
     t0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
 
@@ -263,27 +271,37 @@ def _cycle_ticks(defs, graph, schedule, instance):
             if key in request.asset_selection:
                 instance.report_runless_asset_event(dg.AssetMaterialization(
                     key, partition=request.partition_key if graph.get(key).is_partitioned else None))
+        if CHECKS_TAG in request.tags:  # the run the schedule launches, as the next tick finds it
+            instance.add_run(dg.DagsterRun(job_name=cycle_every_minute.name, status=dg.DagsterRunStatus.SUCCESS,
+                                           tags=request.tags))
 
-    first = tick(t0)  # nothing landed yet: everything is due
-    assert set(first.asset_selection) == set(CADENCE_SECONDS) | set().union(*DOWNSTREAM_MODELS.values())
+    first = tick(t0)  # nothing landed yet: everything is due, and the data tests
+    every_table = set().union(*DOWNSTREAM_MODELS.values()) - VIEW_MODELS
+    assert set(first.asset_selection) == set(CADENCE_SECONDS) | every_table
     stats_check = dg.AssetCheckKey(dg.AssetKey(["raw", "stats_api"]), "stats_api_answering")  # a landing's own
     assert set(first.asset_check_keys) == {*DBT_CHECK_KEYS, stats_check} and first.partition_key == "2026-12-07"
     assert first.run_config == {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
-    real = datetime.now(timezone.utc)  # report_runless_asset_event stamps the wall clock
+    real = datetime.now(timezone.utc)  # report_runless_asset_event and add_run stamp the wall clock
     land(first)
-    due = {}
+    due, tested = {}, {}
     for minutes in (1, 2, 3, 4, 5, 6):
         request = tick(real + timedelta(minutes=minutes, seconds=1))
         due[minutes] = {k.path[-1] for k in request.asset_selection if k in CADENCE_SECONDS}
-        assert bool(request.asset_check_keys) == ("affiliate_onlinerooms" in due[minutes]), minutes
+        tested[minutes] = bool(set(request.asset_check_keys) & set(DBT_CHECK_KEYS))
         assert (request.partition_key is not None) == ("cbhours_activity" in due[minutes]), minutes
+        marts = set(request.asset_selection) & EVERY_5_MINUTES_MODELS
+        assert marts == (EVERY_5_MINUTES_MODELS if "affiliate_onlinerooms" in due[minutes] else set()), minutes
+        assert not set(request.asset_selection) & VIEW_MODELS
     assert due[1] == due[2] == {"cbhours_live", "events"}
     assert due[3] == due[4] == {"cbhours_live", "events", "cbhours_activity"}  # nothing landed since
     assert due[5] == due[6] == {k.path[-1] for k in CADENCE_SECONDS}
+    assert not any(tested.values())  # the data tests run every 15 minutes
+    assert set(tick(real + timedelta(minutes=15)).asset_check_keys) >= set(DBT_CHECK_KEYS)
     minute = tick(real + timedelta(minutes=1, seconds=1))
     assert set(minute.asset_selection) == {*DOWNSTREAM_MODELS[dg.AssetKey(["raw", "cbhours_live"])],
                                            *DOWNSTREAM_MODELS[dg.AssetKey(["raw", "events"])],
-                                           dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])}
+                                           dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])
+                                           } - VIEW_MODELS - EVERY_5_MINUTES_MODELS
     assert list(minute.asset_check_keys) == [] and minute.partition_key is None and not minute.run_config
     # while a cycle is queued or going, the tick is skipped (the next one lands what is due)
     instance.add_run(dg.DagsterRun(job_name=cycle_every_minute.name, run_id="a" * 36,
@@ -329,7 +347,7 @@ def test_a_cycle_with_every_source_due_lands_them_builds_downstream_and_runs_eve
     data tests with the 5-minute sources), executed for real against the simulator."""
     from mhc_pipeline.definitions import CADENCE_SECONDS, DBT_CHECK_KEYS, cycle_request, defs
 
-    request = cycle_request(list(CADENCE_SECONDS), datetime.now(timezone.utc))
+    request = cycle_request(list(CADENCE_SECONDS), datetime.now(timezone.utc), checks=True)
     job = defs.resolve_job_def("cycle_every_minute").get_subset(
         asset_selection=set(request.asset_selection), asset_check_selection=set(request.asset_check_keys))
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=request.run_config,

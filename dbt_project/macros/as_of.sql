@@ -1,10 +1,20 @@
 {#-
     The build time of the priority merge, as a SQL timestamptz expression.
-    `--vars '{as_of: "2026-01-01T12:00:00Z"}'` pins it (tests, replays);
+    Pinned (tests, replays, `mhc build --as-of`) by the var `as_of`
+    (`--vars '{as_of: "2026-01-01T12:00:00Z"}'`, what dbt's unit tests set) or
+    by the environment variable MHC_AS_OF (what the Dagster dbt asset sets);
     unset, it is now() (the start of the build's transaction).
+
+    MHC_AS_OF is read only when the SQL runs (`execute`), never while dbt
+    parses: a new `--vars` makes dbt re-parse the whole project (~10 CPU-s), an
+    env_var read at parse time re-parses every model that calls this macro,
+    a value read at run time re-parses nothing.
 -#}
 {% macro as_of() -%}
     {%- set value = var('as_of', none) -%}
+    {%- if (value is none or (value | string | trim) in ('', 'none', 'None', 'null')) and execute -%}
+        {%- set value = env_var('MHC_AS_OF', '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
         now()
     {%- else -%}

@@ -6,8 +6,8 @@
     runs:
 
       - in every build: the newest landed_at of the loader's ledger
-        raw.batches minus var('checks_window_minutes') (15): the test reads
-        only what the latest landings added (through the landed_at indexes),
+        raw.batches minus var('checks_window_minutes') (20; the tests run every
+        15 minutes): the test reads only what the latest landings added (through the landed_at indexes),
         never the whole day or the whole history again;
       - when the environment variable MHC_CHECKS_SCOPE is `history` (the
         daily job dbt_checks_history): '-infinity', every row.
@@ -34,7 +34,7 @@
     {%- if env_var('MHC_CHECKS_SCOPE', 'recent') == 'history' or not execute -%}
         {{ return("'-infinity'::timestamptz") }}
     {%- endif -%}
-    {%- set minutes = var('checks_window_minutes', 15) | int -%}
+    {%- set minutes = var('checks_window_minutes', 20) | int -%}
     {%- set result = run_query(
         "select extract(epoch from max(landed_at) - make_interval(mins => " ~ minutes ~ "))::text from "
         ~ env_var('MHC_RAW_SCHEMA', 'raw') ~ ".batches"

@@ -14,10 +14,14 @@
     Only observations at or before the build time as_of() count. Rebuilt as a
     table each run from int_field_observations (one row per person, field and
     source), so its cost does not grow with history.
+
+    Tagged every_5_minutes: the every-minute cycle rebuilds it with the
+    Affiliate crawl, not after every landing (mhc_pipeline/dbt.py).
 -#}
 {{
     config(
         materialized='table',
+        tags=['every_5_minutes'],
         indexes=[
             {'columns': ['person_id'], 'unique': True},
         ],

@@ -17,8 +17,11 @@
     persons whose newest observation is in the day before the build time:
     exact for a build at the present, an undercount for a replay pinned in
     the past (a person seen since then has a newer last observation).
+
+    Tagged every_5_minutes: the every-minute cycle rebuilds it with the
+    Affiliate crawl, not after every landing (mhc_pipeline/dbt.py).
 -#}
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['every_5_minutes']) }}
 {%- set sources = monitored_sources() %}
 {%- set fields = merged_fields() %}
 

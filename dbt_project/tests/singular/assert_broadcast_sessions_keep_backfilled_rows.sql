@@ -8,7 +8,7 @@
     (seconds). Live rows (landed soon after their time) are filtered out
     before any look-up, so the test stays cheap outside backfill days.
 -#}
-{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'broadcast_sessions'}}}) }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'v_broadcast_sessions_open'}}}) }}
 {%- set max_wait = var('broadcast_session_max_wait_hours', 24) | int %}
 
 with
