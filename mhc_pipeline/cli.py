@@ -702,13 +702,24 @@ def cmd_land(args: argparse.Namespace) -> int:
         return 2
     url = _ensure_database()
     with db.connection(url) as conn:
-        landed = load.land(conn, batch, schema=settings.get("MHC_RAW_SCHEMA"))
-    state = "already landed, nothing changed" if landed.already_landed else "landed"
+        landed = load.land(conn, batch, schema=settings.get("MHC_RAW_SCHEMA"), replace=args.replace)
+    if landed.already_landed and landed.differs is not False:
+        held = (f"a different batch of {landed.held_rows} rows" if landed.differs
+                else f"a batch of {landed.held_rows} rows (landed before batches kept a digest of their content)")
+        print(f"error: {args.source} {fetched_at.isoformat()}: {held} is already landed for this source and time "
+              f"(this file: {len(batch.records)} rows, {len(batch.rejects)} quarantined). Nothing changed. Land it "
+              "with --replace to replace the held batch", file=sys.stderr)
+        return 1
+    state = ("already landed, nothing changed" if landed.already_landed
+             else "replaced the batch held for this time; landed" if landed.replaced else "landed")
     print(f"{args.source} {fetched_at.isoformat()}: {state}: {landed.rows} rows into raw.{batch.table}, "
           f"{landed.quarantined} quarantined, {batch.meta.get('duplicates', 0)} duplicates dropped "
           f"(batch {landed.batch_id})")
     for reject in batch.rejects[:5]:
         print(f"  quarantined: {reject.key}: {reject.reason}")
+    if landed.replaced:
+        print("  the history tables keep what the replaced batch added: run `mhc build --full-refresh` if this "
+              "file dropped rooms the replaced one had")
     return 0
 
 
@@ -941,6 +952,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source")
     p.add_argument("file")
     p.add_argument("--fetched-at", required=True, help="ISO-8601 time of the original fetch (UTC if no offset)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a different batch already landed for this source and time")
     p = sub.add_parser("import-follows", help="land a saved page or export file of a follow list")
     p.add_argument("direction", choices=["following", "followers"])
     p.add_argument("file")

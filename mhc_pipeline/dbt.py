@@ -84,7 +84,7 @@ def _manifest_matches_target() -> bool:
 #   `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has 60 daily
 #   partitions that are mostly never fetched, and a multi-hour activity backfill must not freeze the
 #   merged state. The staging and intermediate views sit between a landing table and most models:
-#   their data is the landing table's, so an update is seen through them (up to VIEW_DEPTH views deep).
+#   their data is the landing table's, so an update is seen through them (as deep as the longest chain of views).
 # - The views are created once and again only when their SQL changes (ON_CODE_CHANGE): a view always
 #   shows the rows of the tables under it, so rebuilding it after every landing (8 views in every
 #   minute's build) only re-ran its DDL. No view reads a `table` model (whose rebuild drops with cascade).

@@ -18,6 +18,7 @@ state in the same transaction pass `extra_sql`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import uuid
@@ -118,11 +119,37 @@ class Batch:
     # Events API ids it holds, so a replayed answer is the same batch whenever it was fetched.
     key: str | None = None
 
+    def digest(self) -> str | None:
+        """What the batch holds (its rows and its rejects), as one hash; None for a lazy stream (known
+        only once it is consumed)."""
+        if self.stream is not None:
+            return None
+        h = hashlib.sha256()
+        for record, _ in self.items():
+            _feed(h, _payload(record))
+        return _digest(h, self.rejects)
+
     @property
     def batch_id(self) -> uuid.UUID:
         if self.key is not None:
             return uuid.uuid5(BATCH_NAMESPACE, f"{self.source}|{self.table}|key:{self.key}")
         return batch_id(self.source, self.table, self.fetched_at, self.scope)
+
+
+def _payload(record: Any) -> bytes:
+    return record if isinstance(record, bytes) else orjson.dumps(record)  # bytes: already JSON
+
+
+def _feed(h: Any, data: bytes) -> None:
+    h.update(len(data).to_bytes(8, "big"))
+    h.update(data)
+
+
+def _digest(h: Any, rejects: Iterable[Reject]) -> str:
+    for reject in rejects:
+        _feed(h, f"{reject.key}\0{reject.reason}".encode())
+        _feed(h, orjson.dumps(reject.payload, default=str) if reject.payload is not None else (reject.body or "").encode())
+    return h.hexdigest()
 
 
 def batch_id(source: str, table: str, fetched_at: datetime, scope: str = "") -> uuid.UUID:
@@ -137,6 +164,11 @@ class Landed:
     rows: int  # rows written by this call (0 when the batch was already there)
     quarantined: int
     already_landed: bool
+    # already_landed only: the batch held differs from this one (None: cannot tell, e.g. a live stream or a
+    # batch landed before content digests were kept), and the rows it holds
+    differs: bool | None = False
+    held_rows: int = 0
+    replaced: bool = False  # a different batch with this identity was held and this one replaced it
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -225,33 +257,44 @@ def land(
     *,
     schema: str = "raw",
     extra_sql: Callable[[psycopg2.extensions.cursor], None] | None = None,
+    replace: bool = False,
 ) -> Landed:
-    """Land one batch atomically; a batch that already landed is left as it is (and not consumed)."""
+    """Land one batch atomically. A batch whose identity is already held is left as it is (and not
+    consumed), unless it differs from the one held and `replace` is set, or the one held landed no row
+    (everything in it was quarantined: it claimed nothing): then the held batch's rows, quarantined
+    items and ledger row are deleted and this one lands in their place, in the same transaction."""
     ensure_raw_table(conn, batch.table, schema)
     conn.commit()
     bid = batch.batch_id
     fetched = batch.fetched_at.astimezone(timezone.utc)
+    replaced = False
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                f"""insert into {schema}.batches
-                        (batch_id, source, raw_table, fetched_at, scope, rows, quarantined)
-                    values (%s, %s, %s, %s, %s, 0, 0)
-                    on conflict (batch_id) do nothing
-                    returning batch_id""",
-                (str(bid), batch.source, batch.table, fetched, batch.scope),
-            )
-            if cur.fetchone() is None:
-                conn.rollback()
-                return Landed(bid, batch.table, 0, 0, already_landed=True)
+            if not _claim(cur, schema, batch, bid, fetched):
+                cur.execute(f"select rows, quarantined, meta ->> 'digest' from {schema}.batches where batch_id = %s",
+                            (str(bid),))
+                held_rows, held_quarantined, held_digest = cur.fetchone()
+                new_digest = batch.digest()
+                differs = None if new_digest is None or held_digest is None else new_digest != held_digest
+                unclaimed = held_rows == 0 and held_quarantined > 0
+                if not differs or not (replace or unclaimed):
+                    conn.rollback()
+                    return Landed(bid, batch.table, 0, 0, already_landed=True, differs=differs, held_rows=held_rows)
+                cur.execute(f"delete from {schema}.{batch.table} where batch_id = %s", (str(bid),))
+                cur.execute(f"delete from {schema}.quarantine where batch_id = %s", (str(bid),))
+                cur.execute(f"delete from {schema}.batches where batch_id = %s", (str(bid),))
+                _claim(cur, schema, batch, bid, fetched)
+                replaced = True
             nul_rejects: list[tuple[Reject, str]] = []
-            rows = _copy_rows(cur, schema, batch, bid, fetched, nul_rejects)
+            h = hashlib.sha256()
+            rows = _copy_rows(cur, schema, batch, bid, fetched, nul_rejects, h)
             rejects = [(r, "") for r in batch.rejects] + nul_rejects
             if rejects:
                 _copy_quarantine(cur, schema, batch, bid, fetched, rejects)
+            meta = {**batch.meta, "digest": _digest(h, batch.rejects)}
             cur.execute(
                 f"update {schema}.batches set rows = %s, quarantined = %s, meta = %s where batch_id = %s",
-                (rows, len(rejects), orjson.dumps(batch.meta, default=str).decode(), str(bid)),
+                (rows, len(rejects), orjson.dumps(meta, default=str).decode(), str(bid)),
             )
             if extra_sql is not None:
                 extra_sql(cur)
@@ -259,7 +302,19 @@ def land(
     except BaseException:
         conn.rollback()
         raise
-    return Landed(bid, batch.table, rows, len(rejects), already_landed=False)
+    return Landed(bid, batch.table, rows, len(rejects), already_landed=False, replaced=replaced)
+
+
+def _claim(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime) -> bool:
+    """Insert the batch's ledger row; False when its identity is already held."""
+    cur.execute(
+        f"""insert into {schema}.batches (batch_id, source, raw_table, fetched_at, scope, rows, quarantined)
+            values (%s, %s, %s, %s, %s, 0, 0)
+            on conflict (batch_id) do nothing
+            returning batch_id""",
+        (str(bid), batch.source, batch.table, fetched, batch.scope),
+    )
+    return cur.fetchone() is not None
 
 
 def read_saved_json(path) -> Any:
@@ -359,8 +414,9 @@ class _ChunkReader(io.RawIOBase):
 
 
 def _copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
-               rejects: list[tuple[Reject, str]]) -> int:
-    """COPY the batch's records (streamed in ~1 MB chunks); returns the number of rows written."""
+               rejects: list[tuple[Reject, str]], h: Any) -> int:
+    """COPY the batch's records (streamed in ~1 MB chunks), each fed to the hash `h` (Batch.digest);
+    returns the number of rows written."""
     head = b"\t".join([str(bid).encode(), b"%d", _esc(batch.source.encode()), fetched.isoformat().encode()])
     head = head.replace(b"%", b"%%").replace(b"%%d", b"%d", 1)
     count = [0]
@@ -372,7 +428,8 @@ def _copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime
         last_enc = b""
         row_no = 0
         for i, (record, request) in enumerate(batch.items()):
-            data = record if isinstance(record, bytes) else orjson.dumps(record)  # bytes: already JSON
+            data = _payload(record)
+            _feed(h, data)
             if b"\\u0000" in data:  # PostgreSQL jsonb cannot store NUL characters
                 rejects.append((Reject("a string contains a NUL character (\\u0000)", body=data.decode(),
                                        key=f"record {i}"), request))

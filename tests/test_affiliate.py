@@ -182,6 +182,52 @@ def test_replaying_a_saved_response_lands_what_a_live_fetch_lands(res, clean, fr
         assert payload == live_by_name[payload["username"]], payload["username"]
 
 
+def test_a_replay_that_differs_from_the_held_batch_says_so_and_replaces_it_only_when_asked(clean, fresh_sim,
+                                                                                           tmp_path, pg_url):
+    """The batch identity is (source, table, fetched_at): a bad replay must not block the right one. A
+    different file at the same time is refused in one line that offers --replace; --replace swaps the
+    batch (rows, quarantined items, ledger) in one transaction; a batch that landed no row (everything
+    quarantined) claimed nothing, and the corrected file takes its place without --replace."""
+    rooms = fresh_sim.world.online_rooms(T)
+    env = {**os.environ, "MHC_DATABASE_URL": pg_url}
+
+    def land(name: str, page: dict, at: str, *flags: str):
+        path = tmp_path / name
+        path.write_text(json.dumps(page))
+        return subprocess.run([sys.executable, "-m", "mhc_pipeline.cli", "land", "affiliate", str(path),
+                               "--fetched-at", at, *flags], capture_output=True, text=True, env=env, timeout=120)
+
+    def held(at: str) -> tuple[int, int, int]:
+        return (count(clean, f"select count(*) from raw.{affiliate.TABLE} where fetched_at = %s", at),
+                count(clean, "select count(*) from raw.quarantine where fetched_at = %s", at),
+                count(clean, "select count(*) from raw.batches where fetched_at = %s", at))
+
+    at = "2026-11-20T17:50:00+00:00"
+    bad = {"results": rooms[:3] + [{"num_users": 1}], "count": 4}  # one room without a username
+    good = {"results": rooms[:4], "count": 4}
+    assert land("bad.json", bad, at).returncode == 0 and held(at) == (3, 1, 1)
+    assert "already landed, nothing changed" in land("bad.json", bad, at).stdout  # the same file: a no-op
+    refused = land("good.json", good, at)
+    assert refused.returncode == 1 and refused.stdout == "", refused.stdout
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "a different batch of 3 rows is already landed" in lines[0], refused.stderr
+    assert lines[0].endswith("Land it with --replace to replace the held batch") and held(at) == (3, 1, 1)
+    replaced = land("good.json", good, at, "--replace")
+    assert replaced.returncode == 0 and "replaced the batch held for this time; landed: 4 rows" in replaced.stdout
+    assert held(at) == (4, 0, 1)
+    with clean.cursor() as cur:
+        cur.execute(f"select payload ->> 'username' from raw.{affiliate.TABLE} where fetched_at = %s order by row_no",
+                    (at,))
+        assert [r[0] for r in cur.fetchall()] == [r["username"] for r in rooms[:4]]
+    clean.commit()
+
+    at = "2026-11-20T17:45:00+00:00"  # every room bad: nothing landed, nothing claimed
+    assert land("all-bad.json", {"results": [{"num_users": 1}, {"num_users": 2}], "count": 2}, at).returncode == 0
+    assert held(at) == (0, 2, 1)
+    fixed = land("good.json", good, at)
+    assert fixed.returncode == 0 and "landed: 4 rows" in fixed.stdout and held(at) == (4, 0, 1), fixed.stderr
+
+
 def test_a_real_source_without_its_credential_fails_at_once_naming_the_variable(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MHC_")}
     env.update(MHC_AFFILIATE_URL="https://chaturbate.com/api/public/affiliates/onlinerooms/",
