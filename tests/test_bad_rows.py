@@ -84,6 +84,7 @@ CASES = [
     Case("cbhours", "unknown room status", rejected=("cb_sleeping",), reason="unknown room_status 'Sleeping'"),
     Case("cbhours", "unknown show code", rejected=("cb_vip",), reason="unknown show type 'vip'"),
     Case("cbhours", "case variant", good=("cb_case",), once=("cbhours_live_stats", "cb_case")),
+    Case("cbhours", "wrong type", rejected=("cb_wrong",), reason="viewers is not a whole number: 'lots'"),
     # Events API
     Case("events", "good events", good=("ev_good_viewer",)),
     Case("events", "malformed id", rejected=("ev_bad_id",), reason="malformed event id 'not-an-id'"),
@@ -134,7 +135,7 @@ def _land_everything(conn, pg_url: str, tmp_path) -> None:
     # CBHours live: one cycle
     cycle = {"data": {"cb_good": _cb_room(), "": _cb_room(), "   ": _cb_room(),
                       "cb_sleeping": _cb_room(room_status="Sleeping"), "cb_vip": _cb_room(current_show="vip"),
-                      "cb_case": _cb_room(), "CB_Case": _cb_room()}}
+                      "cb_case": _cb_room(), "CB_Case": _cb_room(), "cb_wrong": _cb_room(viewers="lots")}}
     _land(conn, "cbhours", "cbhours_live", [cycle], [f"{SIM}/api.php?action=get_live&usernames=cb_good"])
 
     # Events API: one answer

@@ -84,6 +84,38 @@ def test_a_malformed_answer_is_quarantined_while_the_others_land(clean, fresh_si
     assert "malformed JSON" in batch.rejects[0].reason
 
 
+def test_a_cycle_that_lost_answers_is_a_warning_naming_the_models_without_one(clean, fresh_sim):
+    """Two of three get_live requests refused: the run is green (the third answer lands), and the asset's
+    check cbhours_live_complete is a warning that names the 100 models without an answer; a full cycle
+    passes it."""
+    import dagster as dg
+
+    from mhc_pipeline.definitions import defs
+
+    names = fresh_sim.world.usernames[:40] + [f"not_a_model_{i}" for i in range(80)]
+    tracking = cbhours.TrackingResource(watchlist=",".join(names), owner=fresh_sim.world.owner, max_models=500,
+                                        error300_recheck_hours=24)
+    resources = {**defs.resources, "tracking": tracking, "cbhours": _res(fresh_sim)}
+
+    def cycle(at: datetime):
+        result = dg.materialize([cbhours.cbhours_live], resources=resources, raise_on_error=False,
+                                run_config={"ops": {"raw__cbhours_live": {"config": {"fetched_at": at.isoformat()}}}})
+        assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
+        [check] = result.get_asset_check_evaluations()
+        return check
+
+    tracked = cbhours.tracked_models(clean, tracking)
+    fresh_sim.inject("/api.php", "malformed", count=2)
+    partial = cycle(T)
+    assert not partial.passed and partial.severity == dg.AssetCheckSeverity.WARN
+    assert partial.metadata["models_without_answer"].value == 100
+    assert partial.description.startswith(f"100 of {len(tracked)} tracked models got no answer this cycle "
+                                          "(2 get_live request(s) refused: ")
+    assert ", ".join(tracked[:10]) + " and 90 more" in partial.description
+    assert count(clean, "select count(*) from raw.quarantine where fetched_at = %s", T) == 2
+    assert cycle(T + timedelta(minutes=1)).passed
+
+
 def _activity_truth(world, name: str, day) -> int:
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     slots = 0

@@ -278,8 +278,11 @@ def _cycle_ticks(defs, graph, schedule, instance):
     first = tick(t0)  # nothing landed yet: everything is due, and the data tests
     every_table = set().union(*DOWNSTREAM_MODELS.values()) - VIEW_MODELS
     assert set(first.asset_selection) == set(CADENCE_SECONDS) | every_table
-    stats_check = dg.AssetCheckKey(dg.AssetKey(["raw", "stats_api"]), "stats_api_answering")  # a landing's own
-    assert set(first.asset_check_keys) == {*DBT_CHECK_KEYS, stats_check} and first.partition_key == "2026-12-07"
+    # the landings' own checks, whenever they land
+    stats_check = dg.AssetCheckKey(dg.AssetKey(["raw", "stats_api"]), "stats_api_answering")
+    live_check = dg.AssetCheckKey(dg.AssetKey(["raw", "cbhours_live"]), "cbhours_live_complete")
+    assert set(first.asset_check_keys) == {*DBT_CHECK_KEYS, stats_check, live_check}
+    assert first.partition_key == "2026-12-07"
     assert first.run_config == {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
     real = datetime.now(timezone.utc)  # report_runless_asset_event and add_run stamp the wall clock
     land(first)
@@ -302,7 +305,7 @@ def _cycle_ticks(defs, graph, schedule, instance):
                                            *DOWNSTREAM_MODELS[dg.AssetKey(["raw", "events"])],
                                            dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])
                                            } - VIEW_MODELS - EVERY_5_MINUTES_MODELS
-    assert list(minute.asset_check_keys) == [] and minute.partition_key is None and not minute.run_config
+    assert list(minute.asset_check_keys) == [live_check] and minute.partition_key is None and not minute.run_config
     # while a cycle is queued or going, the tick is skipped (the next one lands what is due)
     instance.add_run(dg.DagsterRun(job_name=cycle_every_minute.name, run_id="a" * 36,
                                    status=dg.DagsterRunStatus.STARTED))

@@ -25,6 +25,24 @@
     end)::text
 {%- endmacro %}
 
+{#-
+    The reason of the first field whose value the source sent in the wrong
+    type (a non-empty value that does not cast), else null: `fields` is a
+    list of (name, raw text expression, SQL type). Without it such a value
+    would silently become null (try_cast) and win nothing in the merge, with
+    no one told; with it the row is set aside like any other bad row.
+-#}
+{% macro wrong_type_reason(fields) -%}
+    coalesce(
+    {%- for name, raw, data_type in fields %}
+        case when nullif(btrim({{ raw }}), '') is not null and not pg_input_is_valid(btrim({{ raw }}), '{{ data_type }}')
+            then '{{ name }} is not {{ "a whole number" if data_type in ("integer", "bigint") else "a " ~ data_type }}: ' || quote_literal({{ raw }})
+        end
+        {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+    )
+{%- endmacro %}
+
 {#- The reason of a value outside a seed's vocabulary: names the value and the seed to add it to. -#}
 {% macro unknown_code_reason(what, expr, seed) -%}
     'unknown {{ what }} ' || quote_literal({{ expr }}) || ' (add it to seeds/{{ seed }}.csv, then rebuild with --full-refresh)'

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional
 import dagster as dg
 
 from mhc_pipeline import load, metadata
-from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError
+from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
 from mhc_pipeline.resources import PostgresResource
 from mhc_pipeline.utc import parse_time
@@ -167,6 +167,7 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
     """One live cycle: `get_live` per 50 names; good answers are records, bad ones rejects."""
     batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"models": len(names)})
     online = offline = 0
+    missing: list[str] = []  # the models of the requests that got no usable answer this cycle
     for i in range(0, len(names), LIVE_BATCH):
         chunk = names[i:i + LIVE_BATCH]
         params = {"action": "get_live", "usernames": ",".join(chunk)}
@@ -174,18 +175,21 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
             fetched = client.get_json(res.url, params=params)
         except SourceError as exc:
             batch.rejects.append(Reject(str(exc), body=exc.body or None, key=f"request {i // LIVE_BATCH}"))
+            missing += chunk
             continue
         data = fetched.data
         error = _error_of(data)
         if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
             reason = f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
             batch.rejects.append(Reject(reason, payload=data, key=f"request {i // LIVE_BATCH}"))
+            missing += chunk
             continue
         up, down = live_counts(data)
         online, offline = online + up, offline + down
         batch.records.append(data)
         batch.requests.append(fetched.url)
-    batch.meta.update(online=online, offline=offline, requests=client.requests, retries=client.retries)
+    batch.meta.update(online=online, offline=offline, requests=client.requests, retries=client.retries,
+                      models_without_answer=len(missing), missing_models=missing)
     if len(batch.requests) == 1:
         batch.requests = batch.requests * len(batch.records)
     return batch
@@ -258,6 +262,11 @@ class LiveConfig(dg.Config):
         "50 names a request, at most 1 request/s across all processes. One row per answer in "
         "`raw.cbhours_live`, the whole answer as jsonb; the cycle's time is `checked_at` downstream."
     ),
+    check_specs=[dg.AssetCheckSpec(
+        "cbhours_live_complete", asset=LIVE_KEY,
+        description="Every tracked model got an answer this cycle. A warning naming the models without one when "
+                    "some get_live requests were refused (their answers are quarantined with the reason); the "
+                    "models' merged fields keep their older values until the next cycle answers.")],
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=3)),
 )
 def cbhours_live(context: dg.AssetExecutionContext, config: LiveConfig, postgres: PostgresResource,
@@ -275,7 +284,25 @@ def cbhours_live(context: dg.AssetExecutionContext, config: LiveConfig, postgres
                          metadata=_metadata(batch, landed, started))
     context.log.info(f"cbhours live {fetched_at.isoformat()}: {len(names)} models, "
                      f"{batch.meta['online']} online, {landed.rows} answers landed, {landed.quarantined} quarantined")
-    return dg.MaterializeResult(metadata=_metadata(batch, landed, started))
+    return dg.MaterializeResult(metadata=_metadata(batch, landed, started),
+                                check_results=[completeness_check(batch, len(names))])
+
+
+def completeness_check(batch: Batch, tracked: int) -> dg.AssetCheckResult:
+    """cbhours_live_complete: passed, or a warning naming the models that got no answer and why."""
+    missing = batch.meta.get("missing_models") or []
+    if not missing:
+        return dg.AssetCheckResult(check_name="cbhours_live_complete", passed=True,
+                                   metadata={"models": tracked, "models_without_answer": 0})
+    refused, reason = len(batch.rejects), redact(batch.rejects[0].reason)
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    text = (f"{len(missing)} of {tracked} tracked models got no answer this cycle ({refused} get_live "
+            f"request(s) refused: {reason}): {shown}. The refused answers are in raw.quarantine; "
+            "the next cycle asks again.")
+    return dg.AssetCheckResult(check_name="cbhours_live_complete", passed=False, severity=dg.AssetCheckSeverity.WARN,
+                               description=text, metadata={"models": tracked, "models_without_answer": len(missing),
+                                                           "missing_models": ", ".join(missing[:100]),
+                                                           "first_reason": reason})
 
 
 def activity_partitions(today: date | None = None) -> dg.DailyPartitionsDefinition:

@@ -3,7 +3,9 @@
     entry of the answer's `data` object, cast, renamed and normalised (gender
     words through gender_codes with vocabulary 'cbhours', show types through
     show_codes, '' as null, numbers cast via text so that "212" and 212 both
-    work). checked_at is the cycle's time (raw fetched_at). An Offline entry
+    work; a value of the wrong type, e.g. viewers "lots", sets the row aside
+    with its reason instead of becoming null). checked_at is the cycle's time
+    (raw fetched_at). An Offline entry
     carries only its room_status: every other column is null for it, whatever
     the answer holds. A username repeated in a batch keeps its first answer
     (lowest row_no); landed_at is part of that partition (constant within a
@@ -118,7 +120,16 @@ renamed as (
         end as tags,
         case when statused.room_status = 'Online' then
             {{ try_cast("btrim(statused.room ->> 'is_new')", 'boolean') }}
-        end as is_new
+        end as is_new,
+        case when statused.room_status = 'Online' then
+            {{ wrong_type_reason([
+                ('rank', "statused.room ->> 'rank'", 'integer'),
+                ('grank', "statused.room ->> 'grank'", 'integer'),
+                ('viewers', "statused.room ->> 'viewers'", 'integer'),
+                ('followers', "statused.room ->> 'followers'", 'integer'),
+                ('is_new', "statused.room ->> 'is_new'", 'boolean'),
+            ]) }}
+        end as wrong_type
 
     from statused
     left join gender_codes
@@ -131,6 +142,14 @@ renamed as (
 final as (
 
     select
+        -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
+        {{ reject_reason([
+            ("username is null or btrim(username) = ''", "'blank or missing username'"),
+            ("room_status is null or room_status not in ('Online', 'Offline')", "'unknown room_status ' || coalesce(quote_literal(room_status), 'null')"),
+            ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes')),
+            ("current_show is not null and current_show not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'current_show', 'show_codes')),
+            ("wrong_type is not null", "wrong_type")
+        ]) }} as reject_reason,
         batch_id,
         row_no,
         landed_at,
@@ -153,13 +172,4 @@ final as (
 
 )
 
-select
-    -- null: a good row; else why it is set aside (stg_<source>__rejects lists it)
-    {{ reject_reason([
-        ("username is null or btrim(username) = ''", "'blank or missing username'"),
-        ("room_status is null or room_status not in ('Online', 'Offline')", "'unknown room_status ' || coalesce(quote_literal(room_status), 'null')"),
-        ("gender is not null and gender not in ('f', 'm', 't', 'c')", unknown_code_reason('gender code', 'gender', 'gender_codes')),
-        ("current_show is not null and current_show not in ('public', 'private', 'group', 'away', 'hidden')", unknown_code_reason('show type', 'current_show', 'show_codes'))
-    ]) }} as reject_reason,
-    final.*
-from final
+select * from final
