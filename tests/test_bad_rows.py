@@ -111,6 +111,9 @@ CASES = [
     Case("legacy", "unknown activity show code", rejected=("leg_good",), reason="unknown show type 'vip_only'"),
     Case("legacy", "unknown profile gender", rejected=("leg_alien",), reason="unknown gender code 'alien'"),
     Case("legacy", "case variant persons", good=("leg_case",)),
+    Case("legacy", "a namesake on another platform", good=("leg_nova",),
+         quarantined="'leg_nova' is on platform 'stripchat': only Chaturbate persons are imported"),
+    Case("legacy", "a person with a blank username", quarantined="has a blank username (interactions id"),
 ]
 
 
@@ -184,17 +187,27 @@ def _land_everything(conn, pg_url: str, tmp_path) -> None:
     lf.fill(legacy_url, "new")
     with db.connection(legacy_url) as lconn, lconn.cursor() as cur:
         ids = {}
-        for name in ("leg_good", "leg_blank", "leg_alien", "leg_case", "LEG_Case"):
+        for name in ("leg_good", "leg_blank", "leg_alien", "leg_case", "LEG_Case", "leg_nova", " "):
             cur.execute("insert into persons (username, role) values (%s, 'VIEWER') returning id", (name,))
             ids[name] = cur.fetchone()[0]
+        # the original keyed persons on (username, platform): a Stripchat namesake is someone else, whose
+        # profile must not become leg_nova's; a person with a blank username cannot be anyone's
+        cur.execute("insert into persons (username, platform, role) values ('leg_nova', 'stripchat', 'MODEL') "
+                    "returning id")
+        ids["stripchat"] = cur.fetchone()[0]
+        cur.execute("insert into profiles (person_id, display_name) values (%s, 'Nova on Stripchat')",
+                    (ids["stripchat"],))
         summer = lf.naive_ny(lf.SUMMER)
         cur.execute("""insert into interactions (person_id, type, content, "timestamp", source, metadata)
                        values (%s, 'CHAT_MESSAGE', 'hi', %s, 'cb_events', '{}'),
                               (%s, 'CHAT_MESSAGE', '', %s, 'cb_events', '{}'),
                               (%s, 'CHAT_MESSAGE', '   ', %s, 'cb_events', '{}'),
-                              (%s, 'FOLLOW', '', %s, 'cb_events', '{}')""",
+                              (%s, 'FOLLOW', '', %s, 'cb_events', '{}'),
+                              (%s, 'CHAT_MESSAGE', 'hello', %s, 'cb_events', '{}'),
+                              (%s, 'CHAT_MESSAGE', 'from nobody', %s, 'cb_events', '{}')""",
                     (ids["leg_good"], summer, ids["leg_blank"], summer, ids["leg_blank"],
-                     summer + timedelta(seconds=5), ids["leg_good"], summer + timedelta(seconds=9)))
+                     summer + timedelta(seconds=5), ids["leg_good"], summer + timedelta(seconds=9),
+                     ids["leg_nova"], summer + timedelta(seconds=11), ids[" "], summer + timedelta(seconds=13)))
         cur.execute("""insert into cbhours_activity (person_id, "timestamp", show_type, viewers)
                        values (%s, %s, 'vip_only', 3)""", (ids["leg_good"], summer))
         cur.execute("insert into profiles (person_id, gender) values (%s, 'alien')", (ids["leg_alien"],))
@@ -267,6 +280,14 @@ def test_each_case(built, case: Case):
         live = " and origin = 'live'" if table != "follow_list_entries" else ""  # the legacy fixture has the owner too
         assert _one(conn, f"select count(*) from mhc.{table} where username = %s{live}", name) == 1
         assert _one(conn, "select count(*) from mhc.persons where lower(username) = %s", name) == 1
+
+
+def test_a_legacy_namesake_on_another_platform_stays_out_of_the_chaturbate_person(built):
+    _, conn = built
+    assert _one(conn, "select count(*) from mhc.v_person_current_state where username = 'leg_nova' "
+                      "and display_name = 'Nova on Stripchat'") == 0
+    assert _one(conn, "select count(*) from raw.quarantine where raw_table = 'legacy_persons' "
+                      "and reason like 'platform ''stripchat'' is not Chaturbate%%'") == 1
 
 
 def test_a_statbate_404_is_a_not_found_answer_and_no_person(built):

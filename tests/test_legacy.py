@@ -189,6 +189,10 @@ def test_history_tables_hold_the_legacy_rows_marked_as_legacy(story, conn):
     # the follow history and the follow state
     assert _one(conn, "select count(*) from mhc.follow_history where origin = 'legacy' and direction = 'following'"
                 )[0] == ex.follow_history
+    # a follow of the owner taken from a legacy interaction is a legacy record too
+    from_legacy = """select count(*) from mhc.follow_history h join mhc.interactions i on i.id = h.evidence
+                      where i.origin = 'legacy' and h.origin = %s"""
+    assert _one(conn, from_legacy, "legacy")[0] > 0 and _one(conn, from_legacy, "live")[0] == 0
     assert _one(conn, "select is_active from mhc.follows where username = 'model_06' and direction = 'following'"
                 )[0] is False
     assert _one(conn, "select count(*) from mhc.follows where direction = 'following' and is_active")[0] == 5

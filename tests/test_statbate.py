@@ -238,6 +238,25 @@ def test_time_formats_both_parse_to_utc():
     assert a == b == c == datetime(2026, 1, 1, 0, 2, 21, tzinfo=timezone.utc)
 
 
+# two real tips of the same amount in the same second (one page shows both), seen again on an overlapping
+# window (both again) and from the member's side (only one): two tips, not one and not five
+TWINS = ("twin_model_zz", "twin_fan_zz", "2026-11-20 12:00:00", 25)
+
+
+def _land_identical_tips(conn) -> None:
+    model, fan, at, tokens = TWINS
+    tip = {"time": at, "name": fan, "did": 901, "tokens": tokens, "usd": 1.25}
+    model_page = {"data": [tip, dict(tip)], "meta": {"model": {"id": 900}}}
+    member_page = {"data": [{"time": at, "model": model, "rid": 900, "tokens": tokens, "usd": 1.25}],
+                   "meta": {"member": {"id": 901}}}
+    pages = [(model_page, f"https://plus.statbate.com/api/model/chaturbate/{model}/tips"),
+             (model_page, f"https://plus.statbate.com/api/model/chaturbate/{model}/tips"),
+             (member_page, f"https://plus.statbate.com/api/members/chaturbate/{fan}/tips")]
+    for n, (page, url) in enumerate(pages):  # in this order, a minute apart
+        at_n = T - timedelta(hours=3) + timedelta(minutes=n)
+        load.land(conn, Batch(source="statbate", table="statbate_tips", fetched_at=at_n, records=[page], requests=[url]))
+
+
 # ---------------------------------------------------------------------------------------------------
 # One dbt build: staging, history, persons and the merge from what two StatBate runs landed.
 @pytest.fixture(scope="module")
@@ -255,6 +274,7 @@ def built(pg_url, sim):
         # a tipper of a tracked model: its tips are seen from both sides (its look-up below)
         fan = sim_sb.model_tips(world, models[0], T - timedelta(days=1), T)[0]["member"]
         _land_tip_events(conn, [fan, "ghost_tipper_zz"], T - timedelta(hours=1))
+        _land_identical_tips(conn)
     saved = {k: os.environ.get(k) for k in ("MHC_WATCHLIST", "MHC_TRACKED_MAX", "MHC_STATBATE_TIPS_DAYS",
                                              "MHC_STATBATE_MAX_PER_MINUTE")}
     os.environ.update(MHC_WATCHLIST=",".join(models), MHC_TRACKED_MAX="2", MHC_STATBATE_TIPS_DAYS="2",
@@ -311,14 +331,24 @@ def test_tips_are_kept_once_across_sides_windows_and_date_formats(built, conn, s
     truth |= {(t["time"], t["model"], t["member"], t["tokens"])
               for t in sim_sb.member_tips(sim.world, fan, looked_up - timedelta(days=2), looked_up)}
     with conn.cursor() as cur:
-        cur.execute("select tipped_at, model_username, member_username, tokens from mhc.statbate_tips")
+        cur.execute("select tipped_at, model_username, member_username, tokens from mhc.statbate_tips "
+                    "where model_username <> %s", (TWINS[0],))
         held = set(cur.fetchall())
         cur.execute("select count(*), count(distinct (model_person_id, member_person_id, tipped_at, tokens)),"
                     " count(distinct seen_from) from staging.stg_statbate__tips where member_username = %s", (fan,))
         staged, distinct, sides = cur.fetchone()
     assert held == truth  # the second window overlapped the first and the look-up saw the fan's tips again
-    assert count(conn, "select count(*) from mhc.statbate_tips") == len(truth)
+    assert count(conn, "select count(*) from mhc.statbate_tips where model_username <> %s", TWINS[0]) == len(truth)
     assert staged > distinct and sides == 2  # the fan's tips: plain dates (model side) and ISO (member side)
+
+
+def test_two_identical_tips_on_one_page_are_two_tips_however_often_they_are_seen_again(built, conn):
+    model, fan, _, tokens = TWINS
+    with conn.cursor() as cur:
+        cur.execute("select occurrence, tokens, seen_from from mhc.statbate_tips where model_username = %s "
+                    "and member_username = %s order by occurrence", (model, fan))
+        rows = cur.fetchall()
+    assert rows == [(1, tokens, "model"), (2, tokens, "model")]  # the first fetch of each wins
 
 
 def test_tippers_and_models_are_persons_and_statbate_fills_gender(built, conn, sim):

@@ -77,15 +77,18 @@ def _not_object(column: str) -> Callable[[set[str]], Optional[str]]:
     return sql
 
 
-def _blank(column: str) -> Callable[[set[str]], Optional[str]]:
-    def sql(columns: set[str]) -> Optional[str]:
-        return f"case when btrim(coalesce(t.{column}, '')) = '' then '{column} is empty' end"
-    return sql
+def _persons_problem(columns: set[str]) -> Optional[str]:
+    """Why a legacy persons row cannot be used: a blank username, or another platform than Chaturbate."""
+    platform = ("when lower(btrim(coalesce(t.platform, 'chaturbate'))) <> 'chaturbate' then 'platform ' || "
+                "quote_literal(t.platform) || ' is not Chaturbate: only Chaturbate persons are imported' "
+                if "platform" in columns else "")
+    return f"case when btrim(coalesce(t.username, '')) = '' then 'username is empty' {platform}end"
 
 
 # In landing order: persons first (the others are mapped through it).
 TABLES: tuple[Table, ...] = (
-    Table("persons", ("persons",), marks=("updated_at", "last_seen_at"), person=False, problem=_blank("username")),
+    Table("persons", ("persons",), marks=("updated_at", "last_seen_at"), person=False,
+          problem=_persons_problem),
     Table("affiliate", ("affiliate_api_polling", "affiliate_api_snapshots", "broadcast_sessions"),
           marks=("observed_at",)),
     Table("cbhours_live_stats", ("cbhours_live_stats",)),
@@ -158,13 +161,27 @@ def detect(legacy) -> dict[str, Columns]:
     return out
 
 
+class Unusable(str):
+    """A legacy person whose rows cannot be used (in persons_map): the value is why."""
+
+
 def persons_map(legacy, columns: Columns) -> dict[str, str]:
-    """legacy person id (text) -> lower-cased username (legacy usernames are stored lower-cased)."""
+    """legacy person id (text) -> lower-cased username (legacy usernames are stored lower-cased), or
+    `Unusable(reason)` for a person with a blank username or of another platform than Chaturbate (the
+    original's persons are keyed on (username, platform): a Stripchat namesake is another person)."""
+    platform = "lower(btrim(coalesce(platform, 'chaturbate')))" if "platform" in columns.types else "'chaturbate'"
     with legacy.cursor() as cur:
-        cur.execute(f"select id::text, lower(btrim(username)) from {columns.actual} "
-                    f"where btrim(coalesce(username, '')) <> ''")
-        out = dict(cur.fetchall())
+        cur.execute(f"select id::text, lower(btrim(coalesce(username, ''))), {platform} from {columns.actual}")
+        rows = cur.fetchall()
     legacy.rollback()
+    out: dict[str, str] = {}
+    for person_id, username, on in rows:
+        if not username:
+            out[person_id] = Unusable("has a blank username")
+        elif on != "chaturbate":
+            out[person_id] = Unusable(f"{username!r} is on platform {on!r}: only Chaturbate persons are imported")
+        else:
+            out[person_id] = username
     return out
 
 
@@ -349,6 +366,8 @@ def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str
                 problem = "person_id is null"
             elif person_id not in people:
                 problem = f"person_id {person_id} is not in the legacy persons table"
+            elif isinstance(people[person_id], Unusable):
+                problem = f"its legacy person {person_id} {people[person_id]}"
         if problem is not None:
             reason = f"{problem} ({key})"
             batch.rejects.append(Reject(reason, payload=orjson.loads(row_json), key=key))

@@ -54,7 +54,8 @@
         interactions.type = 'FOLLOW' as is_following,
         interactions.id as event_id,
         interactions.landed_at,
-        'events'::text as source
+        -- a follow event imported from the legacy database (interactions.origin) is a legacy record
+        case when interactions.origin = 'legacy' then 'legacy' else 'events' end as source
     from {{ ref('interactions') }} as interactions
     where interactions.type in ('FOLLOW', 'UNFOLLOW')
         and interactions.person_id is not null

@@ -1,6 +1,9 @@
 {#-
     StatBate tips, append-only: one row per tip identity (person_id = the
-    receiving model, member_person_id = the tipper, tipped_at, tokens). The
+    receiving model, member_person_id = the tipper, tipped_at, tokens, and
+    occurrence: the n-th identical tip on one page; two tips of the same
+    amount in the same second are two rows, and the most occurrences any
+    page showed is what is kept). The
     same tip seen from the model's side and the member's side, or again on
     an overlapping window (every window starts at the last tip already
     fetched), is the same row: the first fetch wins and a re-fetch adds and
@@ -12,11 +15,11 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['person_id', 'member_person_id', 'tipped_at', 'tokens'],
+        unique_key=['person_id', 'member_person_id', 'tipped_at', 'tokens', 'occurrence'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         indexes=[
-            {'columns': ['person_id', 'member_person_id', 'tipped_at', 'tokens'], 'unique': True},
+            {'columns': ['person_id', 'member_person_id', 'tipped_at', 'tokens', 'occurrence'], 'unique': True},
             {'columns': ['member_person_id', 'tipped_at']},
             {'columns': ['tipped_at']},
             {'columns': ['landed_at']},
@@ -38,9 +41,10 @@ tips as (
 
 first_seen as (
 
-    select distinct on (model_person_id, member_person_id, tipped_at, tokens) *
+    select distinct on (model_person_id, member_person_id, tipped_at, tokens, occurrence) *
     from tips
-    order by model_person_id, member_person_id, tipped_at, tokens, fetched_at, landed_at, batch_id, row_no, tip_no
+    order by model_person_id, member_person_id, tipped_at, tokens, occurrence, fetched_at, landed_at, batch_id,
+        row_no, tip_no
 
 ),
 
@@ -57,6 +61,8 @@ new_tips as (
             and held.member_person_id = first_seen.member_person_id
             and held.tipped_at = first_seen.tipped_at
             and held.tokens = first_seen.tokens
+            -- (a table built before occurrence was kept holds null there: its tips are first occurrences)
+            and coalesce(held.occurrence, 1) = first_seen.occurrence
     )
     {% endif %}
 
@@ -70,6 +76,7 @@ final as (
         member_person_id,
         tipped_at,
         tokens,
+        occurrence,
 
         -- identity
         model_username,

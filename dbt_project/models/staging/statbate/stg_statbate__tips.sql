@@ -9,7 +9,11 @@
     rid); on a member page the model is data[].model (rid) and the tipper
     the page's person (meta.member.id is its did). The same tip seen from
     both sides, or on two overlapping windows, gives the same tip identity
-    (model, member, tipped_at, tokens): statbate_tips keeps it once. Rows
+    (model, member, tipped_at, tokens, occurrence): statbate_tips keeps it
+    once. Two identical rows on one page are two real tips (the same amount
+    in the same second): `occurrence` numbers them (1, 2, ...) within their
+    page, so a page that shows a tip twice makes two identities, and another
+    page showing it once matches the first of them. Rows
     whose time or tokens cannot be read are dropped here (the loader already
     quarantines them). A view.
 -#}
@@ -82,6 +86,11 @@ final as (
         batch_id,
         row_no,
         tip_no,
+        -- identical tips on one page are distinct tips: number them within the page
+        row_number() over (
+            partition by batch_id, row_no, model_username, member_username, tipped_at, tokens
+            order by tip_no
+        )::integer as occurrence,
         landed_at,
         fetched_at,
         seen_from,
