@@ -35,10 +35,11 @@
     The merged fields of person_current_state and their SQL types, in output
     order. `if_unknown` is the value used when no source gives one (only
     is_online: a person nobody saw online recently is offline).
-    `only_when_online` marks the live fields that describe a running
-    broadcast: they are null (with no source) whenever the merged is_online
-    is false, so a fresh "Offline" from one source is never shown next to a
-    show type or viewer count another observation still holds.
+    `live_block` marks the live fields that describe a running broadcast:
+    they come as one block with is_online, from the row that decided it (its
+    source and its time; a field that row left empty is null), and are null
+    whenever the merged is_online is false. Their merge_rules rows say which
+    sources may give them; is_online's rows (rank, window) decide.
 -#}
 {% macro merged_fields() -%}
     {{ return([
@@ -50,9 +51,9 @@
         {'name': 'spoken_languages', 'data_type': 'text[]'},
         {'name': 'gender',           'data_type': 'text'},
         {'name': 'is_online',        'data_type': 'boolean', 'if_unknown': 'false'},
-        {'name': 'current_show',     'data_type': 'text',    'only_when_online': true},
-        {'name': 'room_subject',     'data_type': 'text',    'only_when_online': true},
-        {'name': 'viewers',          'data_type': 'integer', 'only_when_online': true},
+        {'name': 'current_show',     'data_type': 'text',    'live_block': true},
+        {'name': 'room_subject',     'data_type': 'text',    'live_block': true},
+        {'name': 'viewers',          'data_type': 'integer', 'live_block': true},
         {'name': 'followers',        'data_type': 'integer'},
         {'name': 'rank',             'data_type': 'integer'},
         {'name': 'grank',            'data_type': 'integer'},

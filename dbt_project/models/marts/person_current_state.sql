@@ -13,9 +13,12 @@
       4. If none is fresh: fallback `latest` takes the most recently observed
          candidate of any listed source; fallback `none` gives null (live
          fields: is_online is then false, see merged_fields() if_unknown).
-      5. The fields marked only_when_online (current_show, room_subject,
-         viewers) are null whenever the merged is_online is false: a person
-         a fresh source reports Offline shows no show type or viewers.
+      5. The live block (fields marked live_block: current_show,
+         room_subject, viewers) comes whole from the row that decided
+         is_online: the same source, the same observed_at. A field that row
+         left empty is null (a subject just cleared is shown cleared, never
+         an older one, and never one source's subject beside another's
+         show), and all three are null whenever is_online is false.
     Its cost depends on the number of persons, fields and sources, never on
     the length of history.
 
@@ -40,7 +43,8 @@
     )
 }}
 {%- set fields = merged_fields() %}
-{#- the merged is_online: the live fields marked only_when_online are null when it is false -#}
+{#- the live block (comes whole from the row that decided is_online) and the merged is_online -#}
+{%- set live_block = fields | selectattr('live_block', 'defined') | map(attribute='name') | list %}
 {%- set is_online = 'coalesce(' ~ jsonb_to_type('pivoted.is_online__value', 'boolean') ~ ', false)' %}
 
 with
@@ -106,7 +110,7 @@ candidates as (
 
 ),
 
-winners as (
+ranked as (
 
     select distinct on (person_id, field)
         person_id,
@@ -124,6 +128,36 @@ winners as (
         observed_at desc,                       -- else the most recent,
         rank,
         source
+
+),
+
+live_block as (
+
+    -- the live block: the values of the row that decided is_online (same
+    -- source, same time). A field that row left empty has no candidate
+    -- there (int_field_observations keeps non-empty values), so it is null
+    select
+        candidates.person_id,
+        candidates.field,
+        candidates.source,
+        candidates.value,
+        candidates.observed_at
+    from candidates
+    inner join ranked as deciding
+        on deciding.person_id = candidates.person_id
+        and deciding.field = 'is_online'
+        and deciding.source = candidates.source
+        and deciding.observed_at = candidates.observed_at
+    where candidates.field in ('{{ live_block | join("', '") }}')
+
+),
+
+winners as (
+
+    select * from ranked
+    where field not in ('{{ live_block | join("', '") }}')
+    union all
+    select * from live_block
 
 ),
 
@@ -188,7 +222,7 @@ final as (
         coalesce({{ typed }}, {{ field.if_unknown }}) as {{ field.name }},
         pivoted.{{ field.name }}__source::text as {{ field.name }}_source,
         pivoted.{{ field.name }}__observed_at as {{ field.name }}_observed_at,
-        {%- elif field.only_when_online %}
+        {%- elif field.live_block %}
         case when {{ is_online }} then {{ typed }} end as {{ field.name }},
         case when {{ is_online }} then pivoted.{{ field.name }}__source::text end as {{ field.name }}_source,
         case when {{ is_online }} then pivoted.{{ field.name }}__observed_at end as {{ field.name }}_observed_at,
