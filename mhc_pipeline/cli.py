@@ -48,6 +48,8 @@ def _setup(verbose: bool = False) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
         handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:  # Dagster's storage retries a lost database (a warning each): the command says it once
+        logging.getLogger().addFilter(lambda r: not r.getMessage().startswith("Retrying failed database connection"))
     settings.load_dotenv()
 
 
@@ -1008,6 +1010,17 @@ def main(argv: list[str] | None = None) -> int:
     except (settings.MissingCredential, db.Unreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        reason = db.went_away(exc)
+        if reason is None:
+            raise
+        # one line, not Dagster's storage retries and a traceback per layer: every batch lands in one
+        # transaction (with its cursor), so nothing is half-landed; the run this command started is marked
+        # failed by the next command that starts one (runs.fail_dead_runs), or by `mhc dev`'s daemon
+        print(f"error: the database went away during `mhc {args.cmd}` ({reason[:160]}). Nothing was half-landed: "
+              "every batch lands whole or not at all. Start the database (`mhc db start`, or check "
+              "MHC_DATABASE_URL) and run the command again; it lands what is missing", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print(f"mhc {args.cmd}: interrupted", file=sys.stderr)
         return 130

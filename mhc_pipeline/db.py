@@ -65,6 +65,21 @@ class Unreachable(Exception):
     """The pipeline's database cannot be reached (one line: where, why, and what to check)."""
 
 
+def went_away(exc: BaseException) -> str | None:
+    """libpq's reason when `exc` (or what caused it: Dagster's storage wraps psycopg2 in SQLAlchemy) is the
+    database connection failing or closing under a running command; None for any other error."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        cause = getattr(exc, "orig", None)  # sqlalchemy.exc.DBAPIError keeps the psycopg2 error here
+        for e in (exc, cause):
+            if isinstance(e, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+                lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+                return lines[0] if lines else type(e).__name__
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def check_reachable(url: str) -> None:
     """Connect once, or raise `Unreachable` naming the (redacted) URL, libpq's reason and the fix."""
     try:

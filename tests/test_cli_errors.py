@@ -72,3 +72,40 @@ def test_mhc_land_with_a_bad_file_or_time_is_one_line_and_lands_nothing(env, tmp
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.stderr
     assert "Traceback" not in result.stderr and "landed" not in result.stdout
+
+
+def test_the_database_going_away_mid_run_is_one_line_and_the_run_is_then_marked_failed(env, sim):
+    """The embedded server stops (fast shutdown) while `mhc backfill` crawls: one line naming it and the
+    fix, exit 3, no traceback and none of Dagster's storage retries; the next command that starts a run
+    marks the interrupted run failed (its process is gone) and says so."""
+    import signal
+    import time
+
+    env = {**env, "MHC_DATABASE_URL": "embedded",
+           "MHC_WATCHLIST": ",".join(sim.world.usernames[:40])}  # ~40 requests at 1/s: still crawling
+    assert _mhc("db", "start", env=env).returncode == 0
+    pgdata = Path(env["MHC_DATA_DIR"]) / "pgdata"
+    err = Path(env["MHC_DATA_DIR"]) / "backfill.err"
+    try:
+        with open(err, "w") as stderr:
+            proc = subprocess.Popen([MHC, "backfill", "cbhours-activity", "--days", "3"], env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=stderr)
+            deadline = time.monotonic() + 120
+            while "| 2/" not in err.read_text() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+            assert proc.poll() is None, err.read_text()[-2000:]
+            os.kill(int((pgdata / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
+            out, _ = proc.communicate(timeout=180)
+        lines = [line for line in err.read_text().replace("\r", "\n").splitlines()
+                 if line.strip() and "cbhours activity 20" not in line]  # the progress bar
+        assert proc.returncode == 3, (out, lines)
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("error: the database went away during `mhc backfill`"), lines
+        assert "run the command again" in lines[0] and "Traceback" not in err.read_text()
+        assert _mhc("db", "start", env=env).returncode == 0
+        again = _mhc("statbate", sim.world.usernames[0], env=env)
+        assert again.returncode == 0, again.stderr
+        assert "(cbhours_activity_job, process" in again.stdout, again.stdout
+        assert "was left in progress by a process that died: marked failed" in again.stdout
+    finally:
+        _mhc("db", "stop", env=env)

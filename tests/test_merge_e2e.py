@@ -138,10 +138,20 @@ def test_events_become_interactions_once_and_viewers_become_persons(first_cycle,
                                   where occurred_at <> to_timestamp(split_part(id, '-', 1)::bigint / 1000.0)""") == 0
 
 
-def test_stale_affiliate_loses_live_fields_to_fresh_cbhours(first_cycle, world_setup, sim, conn_module):
+@pytest.fixture(scope="module")
+def stale_cycles(first_cycle, world_setup, sim, conn_module):
+    """Two builds after the first cycle: at t1 = t0 + 12 min with CBHours only (Affiliate's crawl is 12 min
+    old), then 6 minutes later with nothing new."""
     t1 = world_setup["t0"] + timedelta(minutes=12)  # the Affiliate crawl of t0 is now 12 min old (> 10)
     _cycle(sim, t1, t1, affiliate=False, events=False)
     state = _state(conn_module)
+    as_of = t1 + timedelta(minutes=6)
+    _cycle(sim, t1, as_of, affiliate=False, live=False, events=False)
+    return {"t1": t1, "as_of": as_of, "state": state, "late": _state(conn_module)}
+
+
+def test_stale_affiliate_loses_live_fields_to_fresh_cbhours(stale_cycles, world_setup, sim):
+    t1, state = stale_cycles["t1"], stale_cycles["state"]
     live = sim_cbhours.live_data(sim.world, world_setup["tracked"], t1)
     for name in world_setup["tracked"]:
         s = state[name]
@@ -154,34 +164,27 @@ def test_stale_affiliate_loses_live_fields_to_fresh_cbhours(first_cycle, world_s
     untracked = [u for u, s in state.items() if u not in world_setup["tracked"]]
     assert untracked and not any(state[u]["is_online"] for u in untracked)  # nothing fresh: offline
     # six minutes later nothing is fresh at all: everyone offline, rank keeps its last known value
-    as_of = t1 + timedelta(minutes=6)
-    _cycle(sim, t1, as_of, affiliate=False, live=False, events=False)
-    late = _state(conn_module)
+    late = stale_cycles["late"]
     assert not any(s["is_online"] for s in late.values())
     assert all(s["current_show"] is None and s["viewers"] is None for s in late.values())
     ranked = [late[u] for u in world_setup["tracked"] if late[u]["rank"] is not None]
     assert ranked and all(s["rank_source"] == "cbhours" and s["rank_observed_at"] <= t1 for s in ranked)
 
 
-def test_full_refresh_gives_exactly_the_incremental_state(test_stale_affiliate_ran, world_setup, sim, conn_module):
-    as_of = world_setup["t0"] + timedelta(minutes=18)
+def test_full_refresh_gives_exactly_the_incremental_state(stale_cycles, sim, conn_module):
+    """After the cycles of stale_cycles (a fixture, so the test stands alone), a full refresh at the same
+    build time rebuilds every person exactly as the incremental builds left them."""
     query = f"select * from {SCHEMA}.person_current_state order by id"
     with conn_module.cursor() as cur:
         cur.execute(query)
         incremental = cur.fetchall()
-    _cycle(sim, world_setup["t0"] + timedelta(minutes=12), as_of, affiliate=False, live=False, events=False,
+    _cycle(sim, stale_cycles["t1"], stale_cycles["as_of"], affiliate=False, live=False, events=False,
            full_refresh=True)
     with conn_module.cursor() as cur:
         cur.execute(query)
         rebuilt = cur.fetchall()
     assert len(rebuilt) == len(incremental) > 0
     assert rebuilt == incremental
-
-
-@pytest.fixture(scope="module")
-def test_stale_affiliate_ran():
-    """Orders the full-refresh comparison after the cycles above (same module, same data)."""
-    return True
 
 
 def _backfill(sim, days: list[str]):
@@ -194,8 +197,10 @@ def _backfill(sim, days: list[str]):
     return result
 
 
-def test_a_3_day_activity_backfill_lands_every_segment_once_and_again_adds_nothing(
-        first_cycle, world_setup, sim, conn_module):
+@pytest.fixture(scope="module")
+def backfilled(first_cycle, world_setup, sim, conn_module):
+    """A 3-day CBHours activity backfill at t0 + 12 min, built (with every data test), then backfilled and
+    built again."""
     t = world_setup["t0"] + timedelta(minutes=12)
     sim.set_time(t)
     from mhc_pipeline.sources import cbhours
@@ -207,27 +212,37 @@ def test_a_3_day_activity_backfill_lands_every_segment_once_and_again_adds_nothi
     tracked = cbhours.tracked_models(conn_module, tracking)  # watch list, owner, the room's visitors
     conn_module.autocommit = True
     outsiders = [u for u in tracked if not sim.world.in_trophy_db(u)]
-    assert set(world_setup["outsiders"]) <= set(outsiders)
     result = _backfill(sim, days)
     meta = {k: v.value for e in result.get_asset_materialization_events()
             for k, v in e.event_specific_data.materialization.metadata.items()}
-    assert meta["not_in_trophy_db"] == len(outsiders) and meta["models"] == len(tracked)
     _cycle(sim, t, t + timedelta(minutes=18), affiliate=False, live=False, events=False, tests=True)
-    expected = 0
-    start, end = datetime.fromisoformat(days[0]).date(), datetime.fromisoformat(days[-1]).date()
-    for name in [u for u in tracked if u not in outsiders]:
-        answer = sim_cbhours.activity(sim.world, name, start, end, 0, t, True)
-        expected += sum(len(v) for v in (answer.get("details") or {}).values())
     landed = count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity")
-    assert landed == expected > 0
-    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers = 0") > 0  # "0" is 0
-    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers is null") == 0
-    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_trophy_status where not in_trophy_db") == len(
-        outsiders)
+    out = {"t": t, "days": days, "tracked": tracked, "outsiders": outsiders, "meta": meta, "landed": landed,
+           "viewers_zero": count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers = 0"),
+           "viewers_null": count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity where viewers is null"),
+           "not_in_trophy_db": count(conn_module,
+                                     f"select count(*) from {SCHEMA}.cbhours_trophy_status where not in_trophy_db")}
     # again: a new batch in raw, nothing new in the history
     _backfill(sim, days)
     _cycle(sim, t, t + timedelta(minutes=18), affiliate=False, live=False, events=False)
-    assert count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity") == landed
+    out["landed_again"] = count(conn_module, f"select count(*) from {SCHEMA}.cbhours_activity")
+    return out
+
+
+def test_a_3_day_activity_backfill_lands_every_segment_once_and_again_adds_nothing(backfilled, world_setup, sim):
+    b = backfilled
+    assert set(world_setup["outsiders"]) <= set(b["outsiders"])
+    assert b["meta"]["not_in_trophy_db"] == len(b["outsiders"]) and b["meta"]["models"] == len(b["tracked"])
+    expected = 0
+    start, end = datetime.fromisoformat(b["days"][0]).date(), datetime.fromisoformat(b["days"][-1]).date()
+    for name in [u for u in b["tracked"] if u not in b["outsiders"]]:
+        answer = sim_cbhours.activity(sim.world, name, start, end, 0, b["t"], True)
+        expected += sum(len(v) for v in (answer.get("details") or {}).values())
+    assert b["landed"] == expected > 0
+    assert b["viewers_zero"] > 0  # "0" is 0
+    assert b["viewers_null"] == 0
+    assert b["not_in_trophy_db"] == len(b["outsiders"])
+    assert b["landed_again"] == b["landed"]
 
 
 def test_no_token_anywhere_after_the_whole_pipeline(first_cycle, conn_module):
@@ -244,7 +259,7 @@ def test_no_token_anywhere_after_the_whole_pipeline(first_cycle, conn_module):
     assert not hits
 
 
-def test_broadcast_sessions_and_profiles_come_from_the_history(first_cycle, world_setup, conn_module):
+def test_broadcast_sessions_and_profiles_come_from_the_history(backfilled, world_setup, conn_module):
     """After the 3-day activity backfill: closed CBHours sessions, written once, consistent; one profile
     per person, each value with the source that saw it last."""
     sessions = _rows(conn_module, f"""select source, started_at, ended_at, duration_minutes, peak_viewers,
@@ -262,7 +277,7 @@ def test_broadcast_sessions_and_profiles_come_from_the_history(first_cycle, worl
         assert profile["followers"] is not None and profile["followers_observed_at"] is not None
 
 
-def test_source_freshness_and_coverage_say_how_each_source_is_doing(first_cycle, world_setup, sim, conn_module):
+def test_source_freshness_and_coverage_say_how_each_source_is_doing(stale_cycles, world_setup, sim, conn_module):
     """A crawl fetched now, a build at now: Affiliate is fresh and counted in the last hour, the CBHours
     live data (simulated days ago) is not; both marts reach Dagster as metadata."""
     from mhc_pipeline.dbt import mhc_dbt_models
