@@ -4,7 +4,8 @@
     mhc dev [--port 3000]            dagster dev (UI + schedules) on the same database and the simulator
     mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
     mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
-    mhc build [--as-of TS] [--full-refresh]   dbt build (through Dagster, so it shows in the UI)
+    mhc build [--full-refresh]                dbt build (through Dagster, so it shows in the UI)
+    mhc build --as-of TS [--into SCHEMA]      the merged state as it was at TS, into its own schema
     mhc docs [--port 8080] [--no-serve]   generate the dbt docs site (static) and serve it on 127.0.0.1
     mhc import-follows following|followers FILE [--complete]   land a saved page / export of a follow list
     mhc events-worker                consume the owner's Events API feed continuously
@@ -757,15 +758,45 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings.prepare_env(check=False)
     _ensure_database()
     dagster_home()
-    config = {"as_of": args.as_of, "full_refresh": args.full_refresh}
-    print(f"dbt build{' --full-refresh' if args.full_refresh else ''}"
-          f"{' with as_of=' + args.as_of if args.as_of else ''} ...", flush=True)
+    if args.as_of:
+        return _build_as_of(args.as_of, args.into)
+    if args.into:
+        print("error: --into names the schema of an as-of build: give --as-of too", file=sys.stderr)
+        return 2
+    config = {"full_refresh": args.full_refresh}
+    print(f"dbt build{' --full-refresh' if args.full_refresh else ''} ...", flush=True)
     result = _run_job("dbt_build", {"ops": {"mhc_dbt_models": {"config": config}}}, progress=True)
     for line in _summarise_run(result):
         print(line)
     if not result.success:
         print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _build_as_of(as_of: str, into: str | None) -> int:
+    """The merged state as it was at `as_of`, into its own schema (job dbt_as_of): the live product is
+    neither read back in time nor overwritten."""
+    from mhc_pipeline import dbt
+
+    try:
+        at = parse_time(as_of)
+    except ValueError:
+        print(f"error: --as-of {as_of!r} is not an ISO-8601 time: give e.g. 2026-11-20T20:00:00Z", file=sys.stderr)
+        return 2
+    try:
+        schema = dbt.as_of_schema_name(at, into)
+    except Exception as exc:  # noqa: BLE001 - dg.Failure: its description is the one line
+        print(f"error: --into {getattr(exc, 'description', exc)}", file=sys.stderr)
+        return 2
+    print(f"the merged state as of {at.isoformat()} into schema {schema} (the live product is not touched) ...",
+          flush=True)
+    config = {"as_of": at.isoformat(), "schema_name": schema}
+    result = _run_job(dbt.AS_OF_JOB, {"ops": {"dbt_as_of_build": {"config": config}}})
+    if not result.success:
+        print(f"FAILED: {_failure_text(result)}", file=sys.stderr)
+        return 1
+    print(f"  read it: select * from {schema}.v_person_current_state   (profiles: {schema}.profiles)")
     return 0
 
 
@@ -963,7 +994,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--complete", action="store_true",
                    help="the file is the whole list (only needed for an export without a reported total)")
     p = sub.add_parser("build", help="dbt build (as a Dagster run)")
-    p.add_argument("--as-of", default=None, help="build time of the merge (dbt var as_of), ISO-8601")
+    p.add_argument("--as-of", default=None,
+                   help="build the merged state as it was at this past time (ISO-8601) into its own schema")
+    p.add_argument("--into", default=None, help="the schema of an --as-of build (default as_of_<time>)")
     p.add_argument("--full-refresh", action="store_true")
     p = sub.add_parser("docs", help="generate the dbt docs site (dbt docs generate --static) and serve it")
     p.add_argument("--port", type=int, default=8080)

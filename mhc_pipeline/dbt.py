@@ -205,6 +205,9 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     if config.checks not in ("recent", "history"):
         raise dg.Failure(f"checks must be 'recent' or 'history', not {config.checks!r}")
     os.environ["MHC_CHECKS_SCOPE"] = config.checks  # read by the dbt subprocess (macros/test_scope.sql)
+    if config.as_of:
+        with postgres.connect() as conn:
+            refuse_the_past_in_place(conn, schema, config.as_of)
     os.environ["MHC_AS_OF"] = config.as_of or ""  # and the merge's build time (macros/as_of.sql)
     # a test runs only in a build that selected ALL its parents: the sensor's partial builds must not run
     # relationships_<history>_..._persons_ when persons is not among the models they rebuild (read by
@@ -217,6 +220,27 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
         os.environ.pop("MHC_CHECKS_SCOPE", None)
         os.environ.pop("MHC_AS_OF", None)
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
+
+
+def refuse_the_past_in_place(conn, schema: str, as_of: str) -> None:
+    """A pinned build time (config as_of) rebuilds the product tables in place: fine for a replayed world
+    (tests, a demo), never for the past of a live product, whose merged state would go back in time. The
+    past is built into its own schema by the job dbt_as_of (`mhc build --as-of T`)."""
+    from mhc_pipeline import utc
+
+    at = utc.parse_time(as_of)
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s)", (f"{schema}.person_current_state",))
+        held = None
+        if cur.fetchone()[0]:
+            cur.execute(f"select max(state_as_of) from {schema}.person_current_state")
+            held = cur.fetchone()[0]
+    conn.commit()
+    if held is not None and held > at:
+        raise dg.Failure(
+            f"as_of {at.isoformat()} is before the merged state already built ({held.isoformat()}): rebuilding "
+            f"the product in place would put it back in time. Build the past into its own schema: "
+            f"`mhc build --as-of {as_of}` (job {AS_OF_JOB}).", allow_retries=False)
 
 
 def keep_partial_parse(target: Path) -> None:
@@ -256,6 +280,82 @@ def prune_run_targets(keep: int) -> list[Path]:
     for folder in old:
         shutil.rmtree(folder, ignore_errors=True)
     return old
+
+
+AS_OF_JOB = "dbt_as_of"
+AS_OF_SELECT = "tag:as_of"
+
+
+class AsOfConfig(dg.Config):
+    as_of: str  # the past time T (ISO-8601; no zone means UTC)
+    schema_name: Optional[str] = None  # where the state as of T goes; default as_of_<T>, e.g. as_of_20261120t200000z
+
+
+def as_of_schema_name(at: datetime, name: Optional[str] = None) -> str:
+    """The schema of an as-of build: `name`, or as_of_<T> (lower-case, a plain identifier); never one of the
+    pipeline's own schemas."""
+    import re
+
+    name = (name or f"as_of_{at:%Y%m%dt%H%M%Sz}").strip().lower()
+    own = {settings.get(s) for s in ("MHC_PRODUCT_SCHEMA", "MHC_RAW_SCHEMA")} | {
+        os.environ.get("MHC_STAGING_SCHEMA", "staging"), os.environ.get("MHC_INTERMEDIATE_SCHEMA", "intermediate"),
+        "public", "dagster"}
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name in own or name.startswith("pg_"):
+        raise dg.Failure(f"{name!r} cannot hold an as-of state: give a new schema name of letters, digits and "
+                         f"_ (not one of {', '.join(sorted(own))})", allow_retries=False)
+    return name
+
+
+@dg.op(name="dbt_as_of_build", tags={"kind": "dbt"})
+def dbt_as_of_build(context: dg.OpExecutionContext, config: AsOfConfig, dbt: DbtCliResource,
+                    postgres: PostgresResource) -> str:
+    """The merged state as it was at a past time T, built into its own schema (models tagged `as_of`:
+    int_field_observations, follows, person_current_state, v_person_current_state, profiles, with their
+    tests), from what was observed at or before T, whatever landed later. The live product tables are
+    read (histories, persons), never written, and the Dagster assets are not materialized: this is a
+    report of the past, not the product. Returns the schema."""
+    from mhc_pipeline import utc
+
+    try:
+        at = utc.parse_time(config.as_of)
+    except ValueError:
+        raise dg.Failure(f"as_of {config.as_of!r} is not an ISO-8601 time (e.g. 2026-11-20T20:00:00Z)",
+                         allow_retries=False) from None
+    schema = as_of_schema_name(at, config.schema_name)
+    db.export_libpq_env(postgres.resolved_url())
+    target = run_target_path(context.run.run_id)
+    saved = {k: os.environ.get(k) for k in ("MHC_AS_OF", "MHC_AS_OF_SCHEMA")}
+    os.environ.update(MHC_AS_OF=at.isoformat(), MHC_AS_OF_SCHEMA=schema)
+    try:
+        # --full-refresh: the schema is rebuilt whole for T (a second build of it for another T replaces it)
+        invocation = dbt.cli(["build", "--select", AS_OF_SELECT, "--full-refresh", "--exclude-resource-type",
+                              "unit_test", "--log-level-file", "info"], target_path=target, raise_on_error=False)
+        invocation.wait()
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))  # (no partial parse kept: it is T's)
+    bad = [f"{r['unique_id'].split('.')[-1]}: {r['status']}" for r in results
+           if r.get("status") in ("error", "fail", "runtime error")]
+    if bad or not invocation.is_successful():
+        raise dg.Failure(f"the as-of build of {at.isoformat()} into {schema} failed: {'; '.join(bad[:5]) or 'dbt'}"
+                         f" (dbt's log: {target / 'dbt.log'})", allow_retries=False)
+    built = sum(1 for r in results if r["unique_id"].startswith("model."))
+    context.add_output_metadata({"as_of": at.isoformat(), "schema": schema, "models": built,
+                                 "read_it": f"select * from {schema}.v_person_current_state"})
+    context.log.info(f"the state as of {at.isoformat()} is in schema {schema}: "
+                     f"select * from {schema}.v_person_current_state")
+    return schema
+
+
+@dg.job(name=AS_OF_JOB, description="The merged state as it was at a past time T, into its own schema "
+        "(config: as_of, schema_name); what `mhc build --as-of T` runs. The live product is not touched.")
+def dbt_as_of():
+    dbt_as_of_build()
 
 
 def _stream_build(context, dbt: DbtCliResource, postgres: PostgresResource, config: DbtBuildConfig, schema: str,

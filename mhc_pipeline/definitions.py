@@ -223,7 +223,8 @@ full_cycle = dg.define_asset_job(
 dbt_build = dg.define_asset_job(
     "dbt_build",
     selection=dg.AssetSelection.assets(mhc_dbt_models),
-    description="dbt build of every model (config: as_of, full_refresh); what `mhc build` runs.",
+    description="dbt build of every model (config: full_refresh; as_of pins the clock of a replayed world, "
+                "never the past of a live product: that is job dbt_as_of); what `mhc build` runs.",
 )
 dbt_checks_history = dg.define_asset_job(
     "dbt_checks_history",
@@ -267,7 +268,7 @@ defs = dg.Definitions(
     assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_landing, batch_ledger, mhc_dbt_models],
     jobs=[cycle_every_minute, affiliate_cycle, cbhours_live_cycle, events_cycle,
           stats_cycle, statbate_daily, follows_daily, cbhours_activity_job, statbate_lookup, legacy_import,
-          full_cycle, dbt_build, dbt_checks_history],
+          full_cycle, dbt_build, dbt_checks_history, dbt.dbt_as_of],
     # every job runs its steps in the run's own process: a second process per step would import the
     # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
     executor=dg.in_process_executor,

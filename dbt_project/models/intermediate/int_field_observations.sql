@@ -14,6 +14,7 @@
         unique_key=['person_id', 'field', 'source'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        tags=['as_of'],
         indexes=[
             {'columns': ['person_id', 'field', 'source'], 'unique': True},
             {'columns': ['landed_at']},
@@ -39,6 +40,9 @@ observations as (
         {% if is_incremental() %}
         and landed_at > {{ landed_at_watermark() }}
         {% endif %}
+        {%- if as_of_schema() %}
+        and observed_at <= {{ as_of() }}  -- an as-of build: the newest per key as it was then
+        {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

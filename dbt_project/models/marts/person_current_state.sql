@@ -36,6 +36,7 @@
         unique_key='id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        tags=['as_of'],
         indexes=[
             {'columns': ['id'], 'unique': True},
             {'columns': ['username']},
@@ -52,6 +53,9 @@ with
 persons as (
 
     select * from {{ ref('persons') }}
+    {%- if as_of_schema() %}
+    where first_seen_at <= {{ as_of() }}  -- an as-of build: the persons known at its time
+    {%- endif %}
 
 ),
 

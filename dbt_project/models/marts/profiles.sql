@@ -21,7 +21,7 @@
 {{
     config(
         materialized='table',
-        tags=['every_5_minutes'],
+        tags=['every_5_minutes', 'as_of'],
         indexes=[
             {'columns': ['person_id'], 'unique': True},
         ],
@@ -34,6 +34,9 @@ with
 persons as (
 
     select * from {{ ref('persons') }}
+    {%- if as_of_schema() %}
+    where first_seen_at <= {{ as_of() }}  -- an as-of build: the persons known at its time
+    {%- endif %}
 
 ),
 

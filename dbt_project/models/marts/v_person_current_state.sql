@@ -5,7 +5,7 @@
     last_affiliate_update, last_cbhours_update), then the other merged fields,
     then the provenance (_source, _observed_at) of every merged field.
 -#}
-{{ config(materialized='view') }}
+{{ config(materialized='view', tags=['as_of']) }}
 {%- set original_fields = ['display_name', 'current_show', 'followers', 'rank', 'grank', 'tags', 'image_url'] %}
 {%- set fields = merged_fields() | map(attribute='name') | list %}
 

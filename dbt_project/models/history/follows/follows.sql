@@ -12,6 +12,7 @@
 {{
     config(
         materialized='table',
+        tags=['as_of'],
         indexes=[
             {'columns': ['person_id', 'direction'], 'unique': True},
         ],
@@ -23,6 +24,9 @@ with
 history as (
 
     select * from {{ ref('follow_history') }}
+    {%- if as_of_schema() %}
+    where changed_at <= {{ as_of() }}  -- an as-of build: the changes known at its time
+    {%- endif %}
 
 ),
 
@@ -52,6 +56,9 @@ checked as (
     select direction, max(captured_at) as checked_at
     from {{ ref('follow_list_captures') }}
     where is_complete
+        {%- if as_of_schema() %}
+        and captured_at <= {{ as_of() }}
+        {%- endif %}
     group by direction
 
 ),
