@@ -221,6 +221,28 @@ def test_an_expired_session_is_a_failed_check_that_names_the_setting(clean, fres
     assert "MHC_FOLLOWS_SESSIONID" in check.metadata["verdict"].value
 
 
+def test_a_session_that_expires_mid_list_is_a_failed_check_that_names_the_setting(clean, fresh_sim):
+    """An expired session is sent to the website's home page (or its login page, sources.md §6.1), here in
+    the middle of the list: the list is incomplete (nothing is diffed), and its check fails at ERROR
+    severity with a description that names the cookie to renew. The home page's rooms are not followers."""
+    state = fresh_sim.source_state("follows")
+    state.update(session_requests=2, logged_out_to="home")  # the total and the online rooms, then the home page
+    result = _materialize([follows.follow_lists],
+                          {"ops": {"raw__follow_lists": {"config": {"fetched_at": T.isoformat(),
+                                                                    "directions": ["following"]}}}},
+                          {"follows": _res(fresh_sim)})
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["following_list_complete"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "MHC_FOLLOWS_SESSIONID" in check.description and SESSIONID not in check.description
+    assert check.metadata["setting"].value == "MHC_FOLLOWS_SESSIONID"
+    state.update(session_requests=1)  # followers: page 1, then the home page
+    capture, _ = _land(clean, fresh_sim, "followers", T)
+    assert not capture.complete and capture.blocked == "login" and "MHC_FOLLOWS_SESSIONID" in capture.verdict()
+    assert capture.listed == sim_follows.FOLLOWERS_PAGE
+    assert set(capture.users) <= set(sim_follows.followers_at(fresh_sim, T))
+    assert count(clean, "select count(*) from raw.follow_lists where payload->>'complete' = 'true'") == 0
+
+
 # after the first full build, only the follow models and what they feed (and read) are rebuilt
 SUBSET = {"stg_follows__lists", "stg_follows__entries", "follow_list_captures", "follow_list_entries",
           "follow_history", "follows", "int_follows__person_evidence", "stg_events__events", "interactions",

@@ -9,7 +9,8 @@ Two ways in, one table (`raw.follow_lists`, one row per captured list):
   (or a list of them), or an export file (a JSON list or one username a line), for people who will not
   hand over cookies. The same validation and the same loader as the live fetch.
 
-A list is **complete** only when nothing went wrong: no page failed, no login or Cloudflare page, no
+A list is **complete** only when nothing went wrong: no page failed, no login or Cloudflare page (nor a
+request sent away to another page: an expired session goes to the login page or the home page), no
 entry was rejected, and the names add up to the total the source reported (each paged list to its
 `total_count`, both together to `online_followed_rooms.total`). An export file without a total is
 complete only when the operator says so (`--complete`). Every list is landed, complete or not, with its
@@ -26,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import dagster as dg
 import orjson
 
 from mhc_pipeline import load, metadata
-from mhc_pipeline.http import HttpClient, SourceError, redact
+from mhc_pipeline.http import Fetched, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
 from mhc_pipeline.utc import parse_time
@@ -49,9 +51,11 @@ DIRECTIONS = {"following": "following", "followers": "follower", "follower": "fo
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 ROOM_SCHEMA: dict[str, FieldRule] = {"username": FieldRule((str,), required=True, nullable=False, nonempty=True)}
 ONLINE_ROOM_SCHEMA: dict[str, FieldRule] = {"room": FieldRule((str,), required=True, nullable=False, nonempty=True)}
-LOGIN_HELP = ("the website answered with its login page: the session cookies (MHC_FOLLOWS_SESSIONID, "
-              "MHC_FOLLOWS_CSRFTOKEN) are expired or wrong; copy fresh ones from a logged-in browser "
-              "(sessionid is httpOnly: take it from the Network tab), or use `mhc import-follows`")
+LOGIN_HELP = ("the website answered with its login page or sent the request to another page, as it does "
+              "when nobody is logged in: the session cookies (MHC_FOLLOWS_SESSIONID, MHC_FOLLOWS_CSRFTOKEN) "
+              "are expired or wrong; copy fresh ones from a logged-in browser (sessionid is httpOnly: take "
+              "it from the Network tab), or use `mhc import-follows`")
+SESSION_SETTING = "MHC_FOLLOWS_SESSIONID"
 CLOUDFLARE_HELP = "Cloudflare answered with a challenge page instead of the list (try again later)"
 # first path segments of site links that are not user pages
 _RESERVED = frozenset({
@@ -171,9 +175,31 @@ class Capture:
         return batch
 
 
+class SentAway(SourceError):
+    """The website answered a list request from another page (a redirect): nobody is logged in."""
+
+
+def _request(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None,
+             headers: Optional[dict] = None) -> Fetched:
+    """One request of a list. Raises `SentAway` when the answer comes from another page than the one asked
+    for: an expired session is redirected to the login page or to the home page (whose room links would
+    otherwise read as a list)."""
+    fetched = client.request("GET", res.endpoint(path), params=params, headers=headers)
+    landed = urlsplit(fetched.url).path
+    if landed.rstrip("/") != path.rstrip("/"):
+        raise SentAway(SOURCE, f"sent to {landed} instead of {path} (HTTP {fetched.status})",
+                       status=fetched.status, url=fetched.url, body=fetched.text)
+    return fetched
+
+
+def _get_json(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None) -> Fetched:
+    """`_request`, then the JSON answer (`SourceError` when the status is not 200 or the body not JSON)."""
+    return client.parse(_request(client, res, path, params))
+
+
 def _blocked_kind(exc: SourceError) -> Optional[str]:
     body = exc.body or ""
-    if "/auth/login" in exc.url or 'name="password"' in body:
+    if isinstance(exc, SentAway) or "/auth/login" in exc.url or 'name="password"' in body:
         return "login"
     if "Just a moment" in body or "cf_chl_opt" in body or (exc.status == 403 and "cloudflare" in body.lower()):
         return "cloudflare"  # a challenge, or Cloudflare's block page (an origin 5xx is an ordinary failure)
@@ -217,7 +243,7 @@ def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
     """The owner's following list: the reported total, then the online and offline room lists, paged."""
     capture = Capture(direction="following", via="api")
     try:
-        fetched = client.get_json(res.endpoint(ONLINE_PATH))
+        fetched = _get_json(client, res, ONLINE_PATH)
     except SourceError as exc:
         _failed(capture, "online_followed_rooms", exc)
     else:
@@ -230,9 +256,10 @@ def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
             capture.problems.append("online_followed_rooms: expected an object with an integer 'total'")
             capture.rejects.append(Reject("expected an object with an integer 'total'", payload=data,
                                           key="online_followed_rooms"))
-    if capture.blocked != "login":  # every other request would get the login page too
-        for list_name, offline in (("online", False), ("offline", True)):
-            _page_room_list(client, res, capture, list_name, offline)
+    for list_name, offline in (("online", False), ("offline", True)):
+        if capture.blocked == "login":  # every other request would get the login page too
+            break
+        _page_room_list(client, res, capture, list_name, offline)
     capture.requests, capture.retries = client.requests, client.retries
     return capture
 
@@ -246,7 +273,7 @@ def _page_room_list(client: HttpClient, res: FollowsResource, capture: Capture, 
             params["offline"] = "true"
         what = f"{list_name} room list offset {offset}"
         try:
-            fetched = client.get_json(res.endpoint(ROOMLIST_PATH), params=params)
+            fetched = _get_json(client, res, ROOMLIST_PATH, params)
         except SourceError as exc:
             _failed(capture, what, exc)
             return
@@ -276,8 +303,7 @@ def fetch_followers(client: HttpClient, res: FollowsResource) -> Capture:
     for page in range(1, MAX_PAGES + 1):
         what = f"followers page {page}"
         try:
-            fetched = client.request("GET", res.endpoint(FOLLOWERS_PATH), params={"page": page},
-                                     headers={"Accept": "text/html"})
+            fetched = _request(client, res, FOLLOWERS_PATH, {"page": page}, {"Accept": "text/html"})
             if fetched.status != 200:
                 client.parse(fetched)  # raises SourceError with the status and a snippet
         except SourceError as exc:
@@ -490,10 +516,27 @@ def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postg
                          f"{name}_retries": capture.retries})
             verdict = redact(capture.verdict())
             (context.log.info if capture.complete else context.log.warning)(f"{name} list: {verdict}")
-            checks.append(dg.AssetCheckResult(
-                check_name=CHECKS[direction], passed=capture.complete,
-                severity=dg.AssetCheckSeverity.ERROR if capture.blocked else dg.AssetCheckSeverity.WARN,
-                metadata={"verdict": verdict, "listed": capture.listed,
-                          "reported_total": capture.reported_total if capture.reported_total is not None else -1}))
+            checks.append(list_check(capture, CHECKS[direction], name, verdict))
     meta.update(fetched_at=fetched_at.isoformat(), seconds=round(time.monotonic() - started, 3))
     return dg.MaterializeResult(metadata=metadata.landing(meta, reasons), check_results=checks)
+
+
+def list_check(capture: Capture, check_name: str, name: str, verdict: str) -> dg.AssetCheckResult:
+    """following_list_complete / followers_list_complete: passed, or failed with a description saying what
+    to do; ERROR when the operator must act (an expired session names its setting; a Cloudflare block)."""
+    meta: dict[str, Any] = {"verdict": verdict, "listed": capture.listed,
+                            "reported_total": capture.reported_total if capture.reported_total is not None else -1}
+    if capture.complete:
+        return dg.AssetCheckResult(check_name=check_name, passed=True, metadata=meta)
+    if capture.blocked == "login":
+        meta["setting"] = SESSION_SETTING
+        text = (f"The {name} list was not read: the follows session expired. Set fresh session cookies "
+                f"({SESSION_SETTING}, MHC_FOLLOWS_CSRFTOKEN) from a logged-in browser. ")
+    elif capture.blocked == "cloudflare":
+        text = (f"The {name} list was not read: Cloudflare answered with a challenge page; the next run "
+                "asks again. ")
+    else:
+        text = f"The {name} list is incomplete; the next run asks again. "
+    text += f"Nothing was diffed (no follow or unfollow recorded from it). {verdict}"
+    return dg.AssetCheckResult(check_name=check_name, passed=False, description=redact(text), metadata=meta,
+                               severity=dg.AssetCheckSeverity.ERROR if capture.blocked else dg.AssetCheckSeverity.WARN)
