@@ -107,6 +107,32 @@ def test_login_redirect_and_cloudflare_page_are_named_and_never_leak_the_cookie(
     assert caplog.records and not any(secret in caplog.text for secret in COOKIES + ("expired-session-1234",))
 
 
+def test_the_real_followers_page_without_a_count_is_complete_when_read_to_its_last_page(clean, fresh_sim):
+    """sources.md §6.4: the real page shows user links and page links, no count. Every page answered, up
+    to one with no link to a next page, and the page after it lists nobody new: complete."""
+    fresh_sim.source_state("follows")["followers_total"] = False
+    truth = sim_follows.followers_at(fresh_sim, T)
+    pages = -(-len(truth) // sim_follows.FOLLOWERS_PAGE)
+    assert pages > 1
+    capture, landed = _land(clean, fresh_sim, "followers", T)
+    assert capture.complete, capture.verdict()
+    assert capture.reported_total is None and sorted(capture.users) == sorted(truth)
+    assert len(capture.pages) == pages + 1 and f"{pages} pages" in capture.verdict()  # + the page after the last
+    # an incomplete read of the same page is never complete: a failed page, or page links it cannot read
+    for fault in ({"kind": "status", "status": 500, "count": 2}, {"kind": "bad_row"}):
+        fresh_sim.inject(sim_follows.FOLLOWERS_PATH, **fault)
+        capture, _ = _land(clean, fresh_sim, "followers", T)
+        assert not capture.complete and capture.listed < len(truth), fault
+    assert "no link to page 2" in capture.verdict() and "page 2 lists" in capture.verdict()
+
+
+def test_a_followers_page_that_lists_nobody_is_not_an_empty_list(clean, fresh_sim):
+    fresh_sim.source_state("follows").update(followers_total=False, followers_removed=set(
+        sim_follows.followers_at(fresh_sim, T)))
+    capture, _ = _land(clean, fresh_sim, "followers", T)
+    assert capture.listed == 0 and not capture.complete and "lists nobody" in capture.verdict()
+
+
 def test_a_bad_entry_is_quarantined_with_its_reason_while_the_others_land(clean, fresh_sim):
     fresh_sim.inject(sim_follows.ROOMLIST_PATH, "bad_row")
     capture, landed = _land(clean, fresh_sim, "following", T)
@@ -221,6 +247,28 @@ def test_an_expired_session_is_a_failed_check_that_names_the_setting(clean, fres
     assert "MHC_FOLLOWS_SESSIONID" in check.metadata["verdict"].value
 
 
+def test_a_session_that_expires_mid_list_is_a_failed_check_that_names_the_setting(clean, fresh_sim):
+    """An expired session is sent to the website's home page (or its login page, sources.md §6.1), here in
+    the middle of the list: the list is incomplete (nothing is diffed), and its check fails at ERROR
+    severity with a description that names the cookie to renew. The home page's rooms are not followers."""
+    state = fresh_sim.source_state("follows")
+    state.update(session_requests=2, logged_out_to="home")  # the total and the online rooms, then the home page
+    result = _materialize([follows.follow_lists],
+                          {"ops": {"raw__follow_lists": {"config": {"fetched_at": T.isoformat(),
+                                                                    "directions": ["following"]}}}},
+                          {"follows": _res(fresh_sim)})
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["following_list_complete"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "MHC_FOLLOWS_SESSIONID" in check.description and SESSIONID not in check.description
+    assert check.metadata["setting"].value == "MHC_FOLLOWS_SESSIONID"
+    state.update(session_requests=1, followers_total=False)  # followers (the real page): page 1, then home
+    capture, _ = _land(clean, fresh_sim, "followers", T)
+    assert not capture.complete and capture.blocked == "login" and "MHC_FOLLOWS_SESSIONID" in capture.verdict()
+    assert capture.listed == sim_follows.FOLLOWERS_PAGE
+    assert set(capture.users) <= set(sim_follows.followers_at(fresh_sim, T))
+    assert count(clean, "select count(*) from raw.follow_lists where payload->>'complete' = 'true'") == 0
+
+
 # after the first full build, only the follow models and what they feed (and read) are rebuilt
 SUBSET = {"stg_follows__lists", "stg_follows__entries", "follow_list_captures", "follow_list_entries",
           "follow_history", "follows", "int_follows__person_evidence", "stg_events__events", "interactions",
@@ -276,7 +324,9 @@ def story(pg_url, sim):
         out: dict = {"following": following, "followers": followers, "gone": gone, "kept_out": kept_out,
                      "days": (day1, day2, day3)}
         try:
+            state["followers_total"] = False  # the real followers page (sources.md §6.4): no count
             out["run1"] = _land_lists(sim, day1)
+            state.pop("followers_total")
             _build()
             out["after1"] = _history(conn)
             state["following_removed"] = {gone}

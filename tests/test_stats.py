@@ -238,6 +238,8 @@ def test_the_asset_fails_on_unauthorized_and_observes_a_throttle(clean, fresh_si
     assert check.check_name == "stats_api_answering" and not check.passed
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["backoff_until"].value == meta["backoff_until"].value
+    until = datetime.fromisoformat(meta["backoff_until"].value).astimezone(timezone.utc)
+    assert f"until {until:%Y-%m-%d %H:%M:%S} UTC" in check.description  # the time the back-off ends, in UTC
     again = _materialize_stats(_res(fresh_sim))
     [obs] = again.get_asset_observation_events()
     assert obs.event_specific_data.asset_observation.metadata["outcome"].value == "backing_off"

@@ -10,6 +10,14 @@ Who follows whom (a pure function of the World's seed and the time)
   ``"followers_removed"`` (sets of usernames left out) and ``"following_added"`` /
   ``"followers_added"`` (sets of usernames added).
 
+The session (``sim.source_state("follows")`` too)
+* ``"session_requests"``: the cookies are good for this many more requests, then the session has
+  expired and every request is turned away as with a wrong cookie (an expiry in the middle of a list).
+* ``"logged_out_to"``: where a request without a valid session is sent, ``"login"`` (default) or
+  ``"home"`` (the home page ``/``, HTML room tiles and no login form): sources.md §6.1 names both.
+* ``"followers_total"``: ``False`` serves the followers page as the real one is known (sources.md §6.4):
+  user links and page links, no count. Default ``True``: the count as ``N followers``.
+
 Endpoints (all need the owner's cookies ``sessionid`` and ``csrftoken``, :data:`DEFAULT_SESSIONID`,
 :data:`DEFAULT_CSRFTOKEN`; a missing or wrong cookie is a ``302`` to ``/auth/login/?next=<path>``, the
 login page is HTML with status 200, as a browser session that expired)
@@ -20,13 +28,16 @@ login page is HTML with status 200, as a browser session that expired)
   ``limit`` capped at 90. Needs ``X-Requested-With: XMLHttpRequest`` (else the same login redirect).
   Online rooms carry the World's live values; offline ones ``current_show: "offline"``.
 * ``GET /accounts/followers/?page=N`` (N from 1): an HTML page of 50 followers, links
-  ``<a href="/<username>/">`` inside ``<ul class="followers_list">`` plus site navigation links, and
-  the total as ``<span class="followers_total">N followers</span>`` [L: the real page is known from one
-  scraper only]. A page past the end lists nobody.
-* ``GET /auth/login/``: the login page (HTML).
+  ``<a href="/<username>/">`` inside ``<ul class="followers_list">`` plus site navigation links, a
+  link to the next page on every page but the last, and the total as
+  ``<span class="followers_total">N followers</span>`` (not in the real page's shape, see
+  ``"followers_total"``) [L: the real page is known from one scraper only]. A page past the end lists
+  nobody.
+* ``GET /auth/login/``: the login page (HTML). ``GET /``: the home page (HTML room tiles).
 
 Faults: the generic ``html`` fault gives Cloudflare's "Just a moment..." page, ``status`` an error;
-content fault ``bad_row``: one room of a room-list page has ``username: 42``.
+content fault ``bad_row``: one room of a room-list page has ``username: 42``; a followers page comes
+without its page links (a page whose markup the client may not understand).
 """
 
 from __future__ import annotations
@@ -111,15 +122,26 @@ def _cookies(req: Request) -> dict[str, str]:
 def _logged_in(req: Request) -> bool:
     cookies = _cookies(req)
     sim = req.sim
-    return (cookies.get("sessionid") == getattr(sim, "follows_sessionid", DEFAULT_SESSIONID)
-            and cookies.get("csrftoken") == getattr(sim, "follows_csrftoken", DEFAULT_CSRFTOKEN))
+    if not (cookies.get("sessionid") == getattr(sim, "follows_sessionid", DEFAULT_SESSIONID)
+            and cookies.get("csrftoken") == getattr(sim, "follows_csrftoken", DEFAULT_CSRFTOKEN)):
+        return False
+    state = req.state("follows")
+    with sim._state_lock:  # noqa: SLF001
+        left = state.get("session_requests")
+        if left is None:
+            return True
+        if left <= 0:  # the session expired
+            return False
+        state["session_requests"] = left - 1
+    return True
 
 
 def _to_login(req: Request) -> Response:
     state = req.state("follows")
     with req.sim._state_lock:  # noqa: SLF001
         state["login_redirects"] = state.get("login_redirects", 0) + 1
-    return Response(302, b"", "text/html; charset=utf-8", {"Location": f"{LOGIN_PATH}?next={quote(req.path)}"})
+    where = "/" if state.get("logged_out_to") == "home" else f"{LOGIN_PATH}?next={quote(req.path)}"
+    return Response(302, b"", "text/html; charset=utf-8", {"Location": where})
 
 
 def _room(world: "World", name: str, t: datetime, online: bool) -> dict:
@@ -196,15 +218,40 @@ def followers_page(req: Request) -> Response:
         page = max(1, int(req.arg("page") or 1))
     except ValueError:
         page = 1
-    names = followers_at(req.sim, req.now, req.state("follows"))
+    state = req.state("follows")
+    names = followers_at(req.sim, req.now, state)
     chunk = names[(page - 1) * FOLLOWERS_PAGE:page * FOLLOWERS_PAGE]
     items = "\n".join(f'<li class="follower"><a href="/{n}/">{n}</a></li>' for n in chunk)
-    more = (f'<a class="next" href="{FOLLOWERS_PATH}?page={page + 1}">next</a>'
-            if page * FOLLOWERS_PAGE < len(names) else "")
+    last = max(1, -(-len(names) // FOLLOWERS_PAGE))
+    if state.get("followers_total", True):
+        count = f'<span class="followers_total">{len(names)} followers</span>'
+        paging = (f'<a class="next" href="{FOLLOWERS_PATH}?page={page + 1}">next</a>'
+                  if page * FOLLOWERS_PAGE < len(names) else "")
+    else:  # the real page's shape: links only, relative page links (previous, every number, next)
+        count = ""
+        links = [f'<li><a href="?page={page - 1}">&laquo; previous</a></li>'] if 1 < page <= last + 1 else []
+        links += [f'<li><a href="?page={n}">{n}</a></li>' if n != page else f'<li class="active">{n}</li>'
+                  for n in range(1, last + 1)]
+        if page < last:
+            links.append(f'<li><a href="?page={page + 1}">next &raquo;</a></li>')
+        paging = f'<ul class="paging">{"".join(links)}</ul>'
+    if req.fault is not None and req.fault.kind == "bad_row":
+        paging = ""
     html = (f"<!DOCTYPE html><html><head><title>Followers | Chaturbate</title></head><body>"
-            f"<nav>{_NAV}</nav><h1>Your followers</h1>"
-            f'<span class="followers_total">{len(names)} followers</span>'
-            f'<ul class="followers_list">\n{items}\n</ul>{more}</body></html>')
+            f"<nav>{_NAV}</nav><h1>Your followers</h1>{count}"
+            f'<ul class="followers_list">\n{items}\n</ul>{paging}</body></html>')
+    return Response.html(html)
+
+
+@route("GET", "/", source="follows", exact=True)
+def home_page(req: Request) -> Response:
+    """The site's home page as a visitor who is not logged in sees it: room tiles, a login link."""
+    world = req.world
+    online = world.online_usernames(req.now)[:60]
+    tiles = "\n".join(f'<li class="room_list_room" data-room="{n}"><a href="/{n}/">{n}</a></li>' for n in online)
+    html = ("<!DOCTYPE html><html><head><title>Chaturbate - Free Adult Live Webcams!</title></head><body>"
+            f'<nav>{_NAV.replace("/auth/logout/", LOGIN_PATH).replace("Log out", "Log in")}</nav>'
+            f'<ul class="list">\n{tiles}\n</ul></body></html>')
     return Response.html(html)
 
 

@@ -97,13 +97,19 @@ class Route:
     prefix: str
     handler: Handler
     source: str
+    exact: bool = False  # the path must equal ``prefix`` (e.g. a site's home page ``/``)
+
+    def matches(self, path: str) -> bool:
+        return path == self.prefix if self.exact else path.startswith(self.prefix)
 
 
 _ROUTES: list[Route] = []
 
 
-def route(method: str, prefix: str, *, source: str | None = None) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for ``method`` requests whose path starts with ``prefix``.
+def route(method: str, prefix: str, *, source: str | None = None, exact: bool = False
+          ) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for ``method`` requests whose path starts with ``prefix`` (is ``prefix``
+    when ``exact``).
 
     The longest matching prefix wins.  ``source`` names the simulated API
     (defaults to the handler's module name, e.g. ``affiliate``).
@@ -117,7 +123,7 @@ def route(method: str, prefix: str, *, source: str | None = None) -> Callable[[H
                 if r.handler is fn or (r.handler.__module__, r.handler.__qualname__) == (fn.__module__, fn.__qualname__):
                     return fn  # re-import of the same module
                 raise ValueError(f"route {method} {prefix} already registered by {r.source}")
-        _ROUTES.append(Route(method, prefix, fn, src))
+        _ROUTES.append(Route(method, prefix, fn, src, exact))
         _ROUTES.sort(key=lambda r: -len(r.prefix))
         return fn
 
@@ -132,7 +138,7 @@ def match(method: str, path: str) -> tuple[Route | None, bool]:
     """(route, path_known): the route for (method, path), and whether any route has that path."""
     known = False
     for r in _ROUTES:
-        if path.startswith(r.prefix):
+        if r.matches(path):
             known = True
             if r.method == method or (method == "HEAD" and r.method == "GET"):
                 return r, True

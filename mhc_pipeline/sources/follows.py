@@ -4,17 +4,23 @@ Two ways in, one table (`raw.follow_lists`, one row per captured list):
 - **live** (the daily asset): the followed-rooms JSON endpoints with the owner's cookies
   (`MHC_FOLLOWS_SESSIONID`, `MHC_FOLLOWS_CSRFTOKEN`: secrets, only ever in the Cookie header):
   `online_followed_rooms` for the reported total, then the paged room-list (`follow=true`, online and
-  `offline=true`, 90 a page). Followers: the followers page (HTML, `?page=N`), parsed for user links.
+  `offline=true`, 90 a page). Followers: the followers page (HTML, `?page=N`), parsed for user links
+  and page links.
 - **import** (`mhc import-follows following|followers FILE`): a saved page (HTML), a saved JSON answer
   (or a list of them), or an export file (a JSON list or one username a line), for people who will not
   hand over cookies. The same validation and the same loader as the live fetch.
 
-A list is **complete** only when nothing went wrong: no page failed, no login or Cloudflare page, no
+A list is **complete** only when nothing went wrong: no page failed, no login or Cloudflare page (nor a
+request sent away to another page: an expired session goes to the login page or the home page), no
 entry was rejected, and the names add up to the total the source reported (each paged list to its
-`total_count`, both together to `online_followed_rooms.total`). An export file without a total is
-complete only when the operator says so (`--complete`). Every list is landed, complete or not, with its
-verdict and its problems; dbt diffs only complete lists (an incomplete one changes nothing: the
-original system's mass false unfollows came from diffing partial scrapes, original-system.md §1.6).
+`total_count`, both together to `online_followed_rooms.total`). The followers page shows no count
+(sources.md §6.4): it is complete when every page answered, up to a page with no link to a next one,
+the page after that lists nobody new (so page links the client could not read cannot cut the list
+short), and it listed somebody; a count, when a page shows one, must add up too. An export file
+without a total is complete only when the operator says so (`--complete`). Every list is landed,
+complete or not, with its verdict and its problems; dbt diffs only complete lists (an incomplete one
+changes nothing: the original system's mass false unfollows came from diffing partial scrapes,
+original-system.md §1.6).
 Rejected entries and unusable pages are kept in `raw.quarantine` with their reason.
 """
 
@@ -26,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import orjson
 
 from mhc_pipeline import load, metadata
-from mhc_pipeline.http import HttpClient, SourceError, redact
+from mhc_pipeline.http import Fetched, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import PostgresResource
 from mhc_pipeline.utc import parse_time
@@ -49,9 +56,11 @@ DIRECTIONS = {"following": "following", "followers": "follower", "follower": "fo
 USERNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 ROOM_SCHEMA: dict[str, FieldRule] = {"username": FieldRule((str,), required=True, nullable=False, nonempty=True)}
 ONLINE_ROOM_SCHEMA: dict[str, FieldRule] = {"room": FieldRule((str,), required=True, nullable=False, nonempty=True)}
-LOGIN_HELP = ("the website answered with its login page: the session cookies (MHC_FOLLOWS_SESSIONID, "
-              "MHC_FOLLOWS_CSRFTOKEN) are expired or wrong; copy fresh ones from a logged-in browser "
-              "(sessionid is httpOnly: take it from the Network tab), or use `mhc import-follows`")
+LOGIN_HELP = ("the website answered with its login page or sent the request to another page, as it does "
+              "when nobody is logged in: the session cookies (MHC_FOLLOWS_SESSIONID, MHC_FOLLOWS_CSRFTOKEN) "
+              "are expired or wrong; copy fresh ones from a logged-in browser (sessionid is httpOnly: take "
+              "it from the Network tab), or use `mhc import-follows`")
+SESSION_SETTING = "MHC_FOLLOWS_SESSIONID"
 CLOUDFLARE_HELP = "Cloudflare answered with a challenge page instead of the list (try again later)"
 # first path segments of site links that are not user pages
 _RESERVED = frozenset({
@@ -110,6 +119,7 @@ class Capture:
     rejects: list[Reject] = field(default_factory=list)
     reported_total: Optional[int] = None
     asserted_complete: bool = False  # an export file the operator says is the whole list
+    last_page: Optional[int] = None  # a paged HTML list read to its end (the page with no next link)
     file: Optional[str] = None
     blocked: Optional[str] = None  # "login" or "cloudflare": the operator must act
     bad_entries: int = 0  # entries rejected by validation (quarantined)
@@ -126,12 +136,14 @@ class Capture:
             return False
         if self.reported_total is not None:
             return self.listed == self.reported_total
-        return self.asserted_complete
+        return self.asserted_complete or self.last_page is not None
 
     def verdict(self) -> str:
         if self.complete:
-            return f"complete: {self.listed} listed" + (
-                f" = the reported total" if self.reported_total is not None else " (asserted by the operator)")
+            how = (" = the reported total" if self.reported_total is not None else
+                   f" on {self.last_page} pages, the last with no next page" if self.last_page is not None else
+                   " (asserted by the operator)")
+            return f"complete: {self.listed} listed{how}"
         reasons = self.all_problems()
         if not reasons:
             reasons.append(f"{self.listed} listed, but the reported total is {self.reported_total}"
@@ -156,6 +168,7 @@ class Capture:
             "reported_total": self.reported_total,
             "listed": self.listed,
             "asserted_complete": self.asserted_complete,
+            "last_page": self.last_page,
             "file": self.file,
             "pages": self.pages,
             "users": list(self.users.values()),
@@ -171,9 +184,31 @@ class Capture:
         return batch
 
 
+class SentAway(SourceError):
+    """The website answered a list request from another page (a redirect): nobody is logged in."""
+
+
+def _request(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None,
+             headers: Optional[dict] = None) -> Fetched:
+    """One request of a list. Raises `SentAway` when the answer comes from another page than the one asked
+    for: an expired session is redirected to the login page or to the home page (whose room links would
+    otherwise read as a list)."""
+    fetched = client.request("GET", res.endpoint(path), params=params, headers=headers)
+    landed = urlsplit(fetched.url).path
+    if landed.rstrip("/") != path.rstrip("/"):
+        raise SentAway(SOURCE, f"sent to {landed} instead of {path} (HTTP {fetched.status})",
+                       status=fetched.status, url=fetched.url, body=fetched.text)
+    return fetched
+
+
+def _get_json(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None) -> Fetched:
+    """`_request`, then the JSON answer (`SourceError` when the status is not 200 or the body not JSON)."""
+    return client.parse(_request(client, res, path, params))
+
+
 def _blocked_kind(exc: SourceError) -> Optional[str]:
     body = exc.body or ""
-    if "/auth/login" in exc.url or 'name="password"' in body:
+    if isinstance(exc, SentAway) or "/auth/login" in exc.url or 'name="password"' in body:
         return "login"
     if "Just a moment" in body or "cf_chl_opt" in body or (exc.status == 403 and "cloudflare" in body.lower()):
         return "cloudflare"  # a challenge, or Cloudflare's block page (an origin 5xx is an ordinary failure)
@@ -217,7 +252,7 @@ def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
     """The owner's following list: the reported total, then the online and offline room lists, paged."""
     capture = Capture(direction="following", via="api")
     try:
-        fetched = client.get_json(res.endpoint(ONLINE_PATH))
+        fetched = _get_json(client, res, ONLINE_PATH)
     except SourceError as exc:
         _failed(capture, "online_followed_rooms", exc)
     else:
@@ -230,9 +265,10 @@ def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
             capture.problems.append("online_followed_rooms: expected an object with an integer 'total'")
             capture.rejects.append(Reject("expected an object with an integer 'total'", payload=data,
                                           key="online_followed_rooms"))
-    if capture.blocked != "login":  # every other request would get the login page too
-        for list_name, offline in (("online", False), ("offline", True)):
-            _page_room_list(client, res, capture, list_name, offline)
+    for list_name, offline in (("online", False), ("offline", True)):
+        if capture.blocked == "login":  # every other request would get the login page too
+            break
+        _page_room_list(client, res, capture, list_name, offline)
     capture.requests, capture.retries = client.requests, client.retries
     return capture
 
@@ -246,7 +282,7 @@ def _page_room_list(client: HttpClient, res: FollowsResource, capture: Capture, 
             params["offline"] = "true"
         what = f"{list_name} room list offset {offset}"
         try:
-            fetched = client.get_json(res.endpoint(ROOMLIST_PATH), params=params)
+            fetched = _get_json(client, res, ROOMLIST_PATH, params)
         except SourceError as exc:
             _failed(capture, what, exc)
             return
@@ -271,37 +307,87 @@ def _page_room_list(client: HttpClient, res: FollowsResource, capture: Capture, 
 
 
 def fetch_followers(client: HttpClient, res: FollowsResource) -> Capture:
-    """The owner's followers: the followers page (HTML), page by page until a page lists nobody."""
+    """The owner's followers: the followers page (HTML), page by page up to a page with no link to the next
+    one; then the page after it, which must list nobody new (an empty page, the last page again, or a 404):
+    the check that the page links were read right. The real page shows no count (sources.md §6.4); when
+    a page shows one, the names must add up to it too."""
     capture = Capture(direction="follower", via="html")
+    last = None
     for page in range(1, MAX_PAGES + 1):
-        what = f"followers page {page}"
-        try:
-            fetched = client.request("GET", res.endpoint(FOLLOWERS_PATH), params={"page": page},
-                                     headers={"Accept": "text/html"})
-            if fetched.status != 200:
-                client.parse(fetched)  # raises SourceError with the status and a snippet
-        except SourceError as exc:
-            _failed(capture, what, exc)
+        answer = _followers_page(client, res, capture, page)
+        if answer is None:
             break
-        text = fetched.text
-        blocked = _html_blocked(text, fetched.url)
-        if blocked:
-            _failed(capture, what, SourceError(SOURCE, blocked, status=fetched.status, url=fetched.url, body=text))
-            break
-        names, total = parse_html(text, "follower")
+        names, total, has_next, url = answer
         if total is not None:
             capture.reported_total = total
         before = capture.listed
         for name in names:
             capture.add(name, {"list": "followers"})
-        capture.pages.append({"request": fetched.url, "status": fetched.status, "names": len(names),
-                              "reported_total": total})
-        if not names or capture.listed == before or (total is not None and capture.listed >= total):
+        capture.pages.append({"request": url, "status": 200,
+                              "names": len(names), "reported_total": total, "next_page": has_next})
+        if not has_next:
+            last = page
             break
-    if capture.reported_total is None and not capture.problems:
-        capture.problems.append("the followers page shows no total: the list cannot be checked")
+        if capture.listed == before:
+            capture.problems.append(f"followers page {page} links to page {page + 1} but adds nobody new "
+                                    f"({len(names)} names, all on earlier pages)")
+            break
+    else:
+        capture.problems.append(f"the followers list has more than {MAX_PAGES} pages: not read to its end")
+    if last is not None:
+        after = _followers_page(client, res, capture, last + 1, probe=True)
+        if after is not None:
+            extra = sorted(set(after[0]) - set(capture.users))
+            capture.pages.append({"request": after[3],
+                                  "names": len(after[0]), "new_names": len(extra), "after_last": True})
+            if extra:
+                capture.problems.append(
+                    f"followers page {last} shows no link to page {last + 1}, but page {last + 1} lists "
+                    f"{len(extra)} more people: the page links were not understood, the list is not read to "
+                    "its end")
+            elif not capture.problems:
+                capture.last_page = last
+    if capture.last_page is not None and capture.listed == 0 and capture.reported_total is None:
+        capture.last_page = None  # a page whose names were not found must not read as "nobody follows"
+        capture.problems.append("the followers page lists nobody (no user links found): not taken as an empty "
+                                "list")
     capture.requests, capture.retries = client.requests, client.retries
     return capture
+
+
+def _followers_page(client: HttpClient, res: FollowsResource, capture: Capture, page: int,
+                    probe: bool = False) -> Optional[tuple[list[str], Optional[int], bool, str]]:
+    """(names, the count if the page shows one, whether it links to the next page, the URL), or None after
+    recording the failure. `probe`: the page after the last, where a 404 means the same as an empty page."""
+    what = f"followers page {page}" + (" (after the last)" if probe else "")
+    try:
+        fetched = _request(client, res, FOLLOWERS_PATH, {"page": page}, {"Accept": "text/html"})
+        if probe and fetched.status == 404:
+            return [], None, False, fetched.url
+        if fetched.status != 200:
+            client.parse(fetched)  # raises SourceError with the status and a snippet
+        blocked = _html_blocked(fetched.text, fetched.url)
+        if blocked:
+            raise SourceError(SOURCE, blocked, status=fetched.status, url=fetched.url, body=fetched.text)
+    except SourceError as exc:
+        _failed(capture, what, exc)
+        return None
+    names, total = parse_html(fetched.text, "follower")
+    return names, total, links_to_page(fetched.text, page + 1), fetched.url
+
+
+_HREF = re.compile(r"""href\s*=\s*["']([^"']*)["']""", re.I)
+
+
+def links_to_page(text: str, page: int) -> bool:
+    """Whether a followers page links to page `page` of the list (`?page=N`, relative or absolute)."""
+    for href in _HREF.findall(text):
+        parts = urlsplit(htmllib.unescape(href))
+        if parts.path and not parts.path.rstrip("/").endswith(FOLLOWERS_PATH.rstrip("/")):
+            continue
+        if parse_qs(parts.query).get("page") == [str(page)]:
+            return True
+    return False
 
 
 def _html_blocked(text: str, url: str = "") -> Optional[str]:
@@ -490,10 +576,27 @@ def follow_lists(context: dg.AssetExecutionContext, config: FollowsConfig, postg
                          f"{name}_retries": capture.retries})
             verdict = redact(capture.verdict())
             (context.log.info if capture.complete else context.log.warning)(f"{name} list: {verdict}")
-            checks.append(dg.AssetCheckResult(
-                check_name=CHECKS[direction], passed=capture.complete,
-                severity=dg.AssetCheckSeverity.ERROR if capture.blocked else dg.AssetCheckSeverity.WARN,
-                metadata={"verdict": verdict, "listed": capture.listed,
-                          "reported_total": capture.reported_total if capture.reported_total is not None else -1}))
+            checks.append(list_check(capture, CHECKS[direction], name, verdict))
     meta.update(fetched_at=fetched_at.isoformat(), seconds=round(time.monotonic() - started, 3))
     return dg.MaterializeResult(metadata=metadata.landing(meta, reasons), check_results=checks)
+
+
+def list_check(capture: Capture, check_name: str, name: str, verdict: str) -> dg.AssetCheckResult:
+    """following_list_complete / followers_list_complete: passed, or failed with a description saying what
+    to do; ERROR when the operator must act (an expired session names its setting; a Cloudflare block)."""
+    meta: dict[str, Any] = {"verdict": verdict, "listed": capture.listed,
+                            "reported_total": capture.reported_total if capture.reported_total is not None else -1}
+    if capture.complete:
+        return dg.AssetCheckResult(check_name=check_name, passed=True, metadata=meta)
+    if capture.blocked == "login":
+        meta["setting"] = SESSION_SETTING
+        text = (f"The {name} list was not read: the follows session expired. Set fresh session cookies "
+                f"({SESSION_SETTING}, MHC_FOLLOWS_CSRFTOKEN) from a logged-in browser. ")
+    elif capture.blocked == "cloudflare":
+        text = (f"The {name} list was not read: Cloudflare answered with a challenge page; the next run "
+                "asks again. ")
+    else:
+        text = f"The {name} list is incomplete; the next run asks again. "
+    text += f"Nothing was diffed (no follow or unfollow recorded from it). {verdict}"
+    return dg.AssetCheckResult(check_name=check_name, passed=False, description=redact(text), metadata=meta,
+                               severity=dg.AssetCheckSeverity.ERROR if capture.blocked else dg.AssetCheckSeverity.WARN)

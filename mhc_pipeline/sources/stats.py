@@ -262,9 +262,11 @@ def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: 
             raise dg.Failure(description=redact(str(exc)), metadata={"outcome": "unreachable"}) from None
     meta = result.as_metadata()
     if result.outcome in ("throttled", "backing_off"):
+        until = result.backoff_until.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         message = (f"stats: the Stats API throttled us (403 Try slowing down a little.); backing off until "
-                   f"{result.backoff_until.isoformat()}" if result.outcome == "throttled" else
-                   f"stats: backing off after a throttle until {result.backoff_until.isoformat()}; not asked")
+                   f"{until} (MHC_STATS_BACKOFF_MINUTES after the throttle): no snapshot lands before then"
+                   if result.outcome == "throttled" else
+                   f"stats: backing off after a throttle until {until}; not asked, no snapshot landed")
         context.log.warning(message)
         yield dg.AssetObservation(asset_key=ASSET_KEY, metadata=meta, description=message)
         # a green run that landed nothing must not look like one that did: the check says so in the UI
