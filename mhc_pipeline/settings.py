@@ -182,7 +182,8 @@ SETTINGS: list[Setting] = [
             "`mhc import-legacy` and the `legacy_import` job read, read-only. Its password is redacted everywhere."),
     Setting("MHC_LEGACY_TIMEZONE", "America/New_York",
             "Zone the legacy `timestamp without time zone` columns were written in (its containers ran with "
-            "TZ=America/New_York); the import converts them to UTC."),
+            "TZ=America/New_York); the import converts them to UTC. Not `cbhours_activity.timestamp`: the "
+            "original asked CBHours for UTC and stored its string as it came, so it is read as UTC."),
     Setting("MHC_DBT_KEEP_RUNS", "5",
             "dbt artifact folders kept under MHC_DATA_DIR/dbt_runs (one per dbt build: manifest, run results, "
             "logs, ~24 MB each); older ones are deleted after each build."),

@@ -6,7 +6,8 @@ the import must not copy along.
 - generation "new": affiliate_api_polling, statbate_api_polling, profiles.spoken_languages TEXT[];
 - generation "old": broadcast_sessions, snapshots, profiles.spoken_languages TEXT.
 `fill(conn, ...)` inserts the rows and returns what the tests expect (`Expected`).
-Zone-less columns are written as wall-clock time in America/New_York, as the legacy containers did.
+Zone-less columns are written as wall-clock time in America/New_York, as the legacy containers did,
+except `cbhours_activity.timestamp`: the CBHours string, asked for in UTC (`tzo=0`), stored as it came.
 """
 
 from __future__ import annotations
@@ -158,6 +159,11 @@ def naive_ny(t: datetime) -> datetime:
     return t.astimezone(NY).replace(tzinfo=None)
 
 
+def naive_utc(t: datetime) -> datetime:
+    """How the legacy code stored a CBHours activity time asked for with tzo=0 (the string as it came)."""
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 @dataclass
 class Expected:
     persons: dict[str, str] = field(default_factory=dict)  # username -> legacy id
@@ -250,7 +256,7 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
                  "live subject" if online else None, ["cbh"] if online else None, naive_ny(t)))
             ex.live_stats += 1
 
-    # CBHours activity: "0" was stored as NULL
+    # CBHours activity: "0" was stored as NULL; the segment time is UTC (tzo=0), created_at New York
     for i, m in enumerate(models[:5]):
         for k in range(8):
             t = SUMMER + timedelta(minutes=3 * k + 60 * i)
@@ -258,7 +264,7 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
             cur.execute(
                 'insert into cbhours_activity (person_id, "timestamp", show_type, rank, grank, followers, viewers,'
                 " gender, created_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (ids[m], naive_ny(t), "_public", 100 + k, 10 + k, None if null else 6000 + k,
+                (ids[m], naive_utc(t), "_public", 100 + k, 10 + k, None if null else 6000 + k,
                  None if null else 40 + k, "female", naive_ny(t + timedelta(hours=1))))
             ex.activity += 1
             ex.activity_nulls += null

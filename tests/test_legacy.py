@@ -249,6 +249,19 @@ def test_zone_less_times_are_converted_from_new_york(story, conn):
     assert observed.tzinfo is not None and observed.utcoffset() == timedelta(0)
 
 
+def test_cbhours_activity_times_are_utc_as_cbhours_sent_them(story, conn):
+    """The original asked CBHours for UTC (tzo=0) and stored the segment time as it came; the row's
+    created_at is the legacy server's New York clock (issue 17 item 4a)."""
+    first = _one(conn, "select min(timestamp), min(fetched_at) from mhc.cbhours_activity "
+                       "where username = 'model_00' and origin = 'legacy'")
+    assert first == (lf.SUMMER, lf.SUMMER + timedelta(hours=1))
+    payload = _one(conn, "select payload from raw.legacy_cbhours_activity where payload->>'username' = 'model_00' "
+                         "order by payload->'utc'->>'timestamp' limit 1")[0]
+    assert payload["row"]["timestamp"] == "2026-07-01T16:00:00"
+    assert payload["utc"]["timestamp"] == "2026-07-01T16:00:00+00:00"
+    assert payload["time_zone"] == "America/New_York" and payload["column_zones"] == {"timestamp": "UTC"}
+
+
 def test_a_second_import_adds_nothing_and_a_third_exactly_the_new_rows(story, conn):
     first, second, third = story["counts"]
     assert second == first

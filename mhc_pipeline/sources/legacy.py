@@ -11,10 +11,15 @@ What one row of `raw.legacy_<table>` holds (its payload):
 - `row`: the whole legacy row, verbatim (`to_jsonb` of the row; `timestamp` columns as written,
   without a zone);
 - `utc`: every time column of the row as a UTC instant (ISO-8601, `+00:00`): `timestamp without time
-  zone` values are read as wall-clock time in the legacy zone (MHC_LEGACY_TIMEZONE, default
-  America/New_York: the containers ran with TZ=America/New_York, §4) and converted; `timestamptz`
-  values keep their instant;
-- `time_zone`: the zone used for that conversion, `legacy_table`: the table it came from;
+  zone` values are read as wall-clock time in the zone they were written in and converted;
+  `timestamptz` values keep their instant. That zone is the legacy zone (MHC_LEGACY_TIMEZONE, default
+  America/New_York: the containers, the database's included, ran with TZ=America/New_York, §4, so
+  `now()` and the Node dates wrote New York wall-clock time), except for the columns a table lists in
+  `Table.zones`: `cbhours_activity.timestamp` is the CBHours string as it came, asked for in UTC
+  (`tzo=0`, §1.2, §2.2). The other imported tables hold no such column (checked against the
+  original's code: their zone-less times are `now()` or Node dates);
+- `time_zone`: the legacy zone, and `column_zones` (only where a table has one): the columns written
+  in another zone, e.g. `{"timestamp": "UTC"}`; `legacy_table`: the table it came from;
 - `username`: the lower-cased username of the row's `person_id` (legacy ids are mapped to ours
   through it: our person id is derived from the username);
 - for `interactions`: `event_id`, the Chaturbate event id where one exists (the linked
@@ -59,6 +64,8 @@ class Table:
     name: str  # logical name; lands in raw.legacy_<name>
     candidates: tuple[str, ...]  # actual legacy names, first existing wins
     marks: tuple[str, ...] = ()  # high-water mark column candidates (first existing), then `id`
+    # zone-less columns the original wrote in another zone than the legacy one (MHC_LEGACY_TIMEZONE)
+    zones: tuple[tuple[str, str], ...] = ()
     person: bool = True  # has a person_id that must exist in the legacy persons table
     problem: Optional[Callable[[set[str]], Optional[str]]] = None  # SQL giving a reason the row cannot be used
 
@@ -92,7 +99,8 @@ TABLES: tuple[Table, ...] = (
     Table("affiliate", ("affiliate_api_polling", "affiliate_api_snapshots", "broadcast_sessions"),
           marks=("observed_at",)),
     Table("cbhours_live_stats", ("cbhours_live_stats",)),
-    Table("cbhours_activity", ("cbhours_activity",)),
+    # the CBHours string as it came, asked for in UTC (tzo=0); created_at is the server's clock
+    Table("cbhours_activity", ("cbhours_activity",), zones=(("timestamp", "UTC"),)),
     Table("statbate", ("statbate_api_polling", "snapshots"), marks=("created_at", "captured_at"),
           problem=_not_object("raw_payload")),
     Table("event_logs", ("event_logs",), marks=("created_at", "timestamp"), person=False,
@@ -189,14 +197,26 @@ def _mark_column(table: Table, columns: Columns) -> Optional[str]:
     return next((c for c in table.marks if c in columns.types), None)
 
 
-def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optional[dict]) -> tuple[str, list]:
-    """The keyset query of one table from its high-water mark, and its parameters."""
+def _zones(table: Table, columns: Columns, time_zone: str) -> dict[str, str]:
+    """The zone each zone-less column of the table was written in."""
+    special = dict(table.zones)
+    return {col: special.get(col, time_zone) for col, udt in columns.types.items() if udt == "timestamp"}
+
+
+def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optional[dict],
+                time_zone: str = "America/New_York") -> tuple[str, dict]:
+    """The keyset query of one table from its high-water mark, and its parameters (`at`, `id` still to set)."""
     types = columns.types
+    zones = _zones(table, columns, time_zone)
+    params: dict[str, Any] = {}
+    for zone in sorted(set(zones.values())):
+        params[f"tz{len(params)}"] = zone
+    param_of = {zone: name for name, zone in params.items()}
     utc_pairs = []
     for col, udt in types.items():
         if udt not in _TIME_TYPES:
             continue
-        instant = f"(t.{_q(col)} at time zone %(tz)s)" if udt == "timestamp" else f"t.{_q(col)}"
+        instant = f"(t.{_q(col)} at time zone %({param_of[zones[col]]})s)" if udt == "timestamp" else f"t.{_q(col)}"
         utc_pairs.append(f"'{col}', {instant}")  # a timestamptz in JSON: ISO-8601 in the session's zone (UTC)
     utc_json = f"json_build_object({', '.join(utc_pairs)})::text" if utc_pairs else "'{}'"
     person = "t.person_id::text" if table.person and "person_id" in types else "null::text"
@@ -214,7 +234,7 @@ def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optio
             event_id = f"coalesce({', '.join(parts)})"
     mark_expr = f"coalesce(t.{_q(mark)}, '-infinity')" if mark else None
     order = f"{mark_expr}, t.id" if mark else "t.id"
-    where, params = "true", []
+    where = "true"
     if held is not None:
         if mark:
             where = f"({mark_expr}, t.id) > (%(at)s::{types[mark]}, %(id)s::{types['id']})"
@@ -293,8 +313,8 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
     if held is not None and held.get("table") != columns.actual:
         held = None  # renamed since: read it again (the history models' keys make the overlap harmless)
     mark = _mark_column(table, columns)
-    sql, _ = _select_sql(table, columns, mark, held)
-    params = {"tz": time_zone, "at": (held or {}).get("at"), "id": (held or {}).get("id")}
+    sql, params = _select_sql(table, columns, mark, held, time_zone)
+    params.update(at=(held or {}).get("at"), id=(held or {}).get("id"))
     bar = None
     if progress:
         from tqdm import tqdm
@@ -305,6 +325,9 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
         bar = tqdm(total=total, unit="row", desc=f"legacy {columns.actual}", leave=True, mininterval=0.5)
     seen: set[Any] = set()
     head = b'{"legacy_table":' + orjson.dumps(columns.actual) + b',"time_zone":' + orjson.dumps(time_zone)
+    column_zones = {c: z for c, z in _zones(table, columns, time_zone).items() if z != time_zone}
+    if column_zones:
+        head += b',"column_zones":' + orjson.dumps(column_zones)
     block = max(1, min(2_000, chunk_rows))
     run = fetched_at.isoformat()
     try:
