@@ -4,7 +4,7 @@ Generates, in an embedded PostgreSQL 18 (a database `legacy_bench` beside the pi
 schema of original-system.md §2 with --persons persons, --affiliate Affiliate rows
 (`affiliate_api_polling`) and --events `event_logs` rows (whole Events API envelopes as jsonb), then
 measures in the same run, on the same server:
-  A. the import: `legacy.import_legacy` (read-only server-side cursor in keyset order, person mapping,
+  A. the import: `legacy.import_legacy` (read-only server-side cursor in mark order, person mapping,
      UTC conversion of every time column, quarantine checks, the loader's COPY into raw with batch
      bookkeeping and the high-water mark, one transaction per chunk);
   B. a bare `COPY (select to_jsonb(t) from <table> t) TO STDOUT` from the legacy database piped into

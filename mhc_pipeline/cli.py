@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -953,8 +953,10 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     print(f"importing {db.redact_url(source)} (read-only; zone-less times read as {zone}) ...", flush=True)
     try:
         with db.connection(url) as conn:
+            overlap = timedelta(minutes=int(settings.get("MHC_LEGACY_OVERLAP_MINUTES")))
             results = legacy.import_legacy(conn, source, time_zone=zone, schema=settings.get("MHC_RAW_SCHEMA"),
-                                           chunk_rows=args.chunk_rows, progress=not args.no_progress)
+                                           chunk_rows=args.chunk_rows, progress=not args.no_progress,
+                                           overlap=overlap)
     except legacy.LegacyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

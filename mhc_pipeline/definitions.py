@@ -213,7 +213,8 @@ legacy_import = dg.define_asset_job(
     "legacy_import",
     selection=dg.AssetSelection.assets(*legacy.KEYS),
     description="Import the legacy MHC Control Panel database (MHC_LEGACY_DATABASE_URL, read-only) from each "
-                f"table's high-water mark; what `mhc import-legacy` does {FOLLOWS}.",
+                f"table's high-water mark (less MHC_LEGACY_OVERLAP_MINUTES: rows held unchanged are skipped); "
+                f"what `mhc import-legacy` does {FOLLOWS}.",
 )
 full_cycle = dg.define_asset_job(
     "full_cycle",

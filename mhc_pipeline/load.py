@@ -223,6 +223,8 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
                 quarantined_at timestamptz not null default now(),
                 unique (batch_id, item)
             );
+            -- an importer that reads rows again looks up whether one is quarantined already
+            create index if not exists quarantine_table_item on {schema}.quarantine (raw_table, item);
             create table if not exists {schema}.{table} (
                 batch_id   uuid not null,
                 row_no     integer not null,

@@ -182,7 +182,12 @@ SETTINGS: list[Setting] = [
             "`mhc import-legacy` and the `legacy_import` job read, read-only. Its password is redacted everywhere."),
     Setting("MHC_LEGACY_TIMEZONE", "America/New_York",
             "Zone the legacy `timestamp without time zone` columns were written in (its containers ran with "
-            "TZ=America/New_York); the import converts them to UTC."),
+            "TZ=America/New_York); the import converts them to UTC. Not `cbhours_activity.timestamp`: the "
+            "original asked CBHours for UTC and stored its string as it came, so it is read as UTC."),
+    Setting("MHC_LEGACY_OVERLAP_MINUTES", "120",
+            "How far behind each table's high-water mark `mhc import-legacy` reads again, in minutes: legacy rows "
+            "committed late (a time below the mark) and the repeated hour of a DST change. Rows read again that "
+            "are held unchanged are skipped, so a wider window costs reading, never a double."),
     Setting("MHC_DBT_KEEP_RUNS", "5",
             "dbt artifact folders kept under MHC_DATA_DIR/dbt_runs (one per dbt build: manifest, run results, "
             "logs, ~24 MB each); older ones are deleted after each build."),

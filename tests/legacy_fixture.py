@@ -6,7 +6,10 @@ the import must not copy along.
 - generation "new": affiliate_api_polling, statbate_api_polling, profiles.spoken_languages TEXT[];
 - generation "old": broadcast_sessions, snapshots, profiles.spoken_languages TEXT.
 `fill(conn, ...)` inserts the rows and returns what the tests expect (`Expected`).
-Zone-less columns are written as wall-clock time in America/New_York, as the legacy containers did.
+Zone-less columns are written as wall-clock time in America/New_York, as the legacy containers did,
+except `cbhours_activity.timestamp`: the CBHours string, asked for in UTC (`tzo=0`), stored as it came.
+`add_rows` and `change_rows` are what the running legacy system does after an import: new rows,
+updates in place and rows committed late.
 """
 
 from __future__ import annotations
@@ -158,6 +161,11 @@ def naive_ny(t: datetime) -> datetime:
     return t.astimezone(NY).replace(tzinfo=None)
 
 
+def naive_utc(t: datetime) -> datetime:
+    """How the legacy code stored a CBHours activity time asked for with tzo=0 (the string as it came)."""
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 @dataclass
 class Expected:
     persons: dict[str, str] = field(default_factory=dict)  # username -> legacy id
@@ -231,8 +239,8 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
             ex.affiliate += 1
             if ex.first_observed_naive is None:
                 ex.first_observed_naive, ex.first_observed_utc = naive_ny(observed), observed
-    cur.execute(f"insert into {affiliate} (person_id, observed_at, seconds_online, session_start) "
-                "values (%s, %s, 60, %s)", (ghost, naive_ny(SUMMER), naive_ny(SUMMER)))
+    cur.execute(f"insert into {affiliate} (person_id, observed_at, seconds_online, session_start, created_at) "
+                "values (%s, %s, 60, %s, %s)", (ghost, naive_ny(SUMMER), naive_ny(SUMMER), naive_ny(SUMMER)))
     ex.quarantined["legacy_affiliate"] = 1
 
     # CBHours live: gender in words; Offline rows
@@ -250,7 +258,7 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
                  "live subject" if online else None, ["cbh"] if online else None, naive_ny(t)))
             ex.live_stats += 1
 
-    # CBHours activity: "0" was stored as NULL
+    # CBHours activity: "0" was stored as NULL; the segment time is UTC (tzo=0), created_at New York
     for i, m in enumerate(models[:5]):
         for k in range(8):
             t = SUMMER + timedelta(minutes=3 * k + 60 * i)
@@ -258,7 +266,7 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
             cur.execute(
                 'insert into cbhours_activity (person_id, "timestamp", show_type, rank, grank, followers, viewers,'
                 " gender, created_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (ids[m], naive_ny(t), "_public", 100 + k, 10 + k, None if null else 6000 + k,
+                (ids[m], naive_utc(t), "_public", 100 + k, 10 + k, None if null else 6000 + k,
                  None if null else 40 + k, "female", naive_ny(t + timedelta(hours=1))))
             ex.activity += 1
             ex.activity_nulls += null
@@ -424,6 +432,47 @@ def add_rows(url: str, generation: str = "new") -> dict[str, int]:
     conn.commit()
     conn.close()
     return {"legacy_persons": 1, "legacy_affiliate": 2, "legacy_cbhours_live_stats": 3, "legacy_interactions": 2}
+
+
+RENAMED = "Model 2 renamed"
+
+
+def change_rows(url: str, generation: str = "new") -> dict[str, int]:
+    """What the running legacy system does to rows an import already read (original-system.md §1.5, §2):
+    - updates in place: the latest StatBate row of model_02 gets a new answer and a new captured_at
+      while its created_at stays (two rows per person and source, the latest updated); model_02's
+      profile gets a new display name and viewer_14 is flipped to MODEL by StatBate (the updated_at
+      triggers of persons and profiles move updated_at; written here explicitly, at a fixed time);
+    - late commits: an Affiliate row of model_07 and a chat message of viewer_05 whose transactions
+      began before the import and committed after it: their times are 10 minutes below the newest
+      ones that import read.
+    Returns raw table -> rows the next import must land."""
+    affiliate = "affiliate_api_polling" if generation == "new" else "broadcast_sessions"
+    statbate = "statbate_api_polling" if generation == "new" else "snapshots"
+    conn = psycopg2.connect(url)
+    cur = conn.cursor()
+    at = naive_ny(SUMMER + timedelta(days=20, hours=1))
+    cur.execute("select id from persons where username = %s", ("model_02",))
+    m2 = cur.fetchone()[0]
+    cur.execute(f"update {statbate} set captured_at = %s, raw_payload = raw_payload || '{{\"rank\": 290}}'"
+                " where person_id = %s and source = 'statbate_model'", (at, m2))
+    cur.execute("update profiles set display_name = %s, updated_at = %s where person_id = %s", (RENAMED, at, m2))
+    cur.execute("update persons set role = 'MODEL', rid = 3014, last_seen_at = %s, updated_at = %s"
+                " where username = 'viewer_14'", (at, at))
+    cur.execute(f"select max(observed_at) - interval '10 minutes' from {affiliate}")
+    late = cur.fetchone()[0]
+    cur.execute(f"insert into {affiliate} (person_id, observed_at, seconds_online, session_start, current_show,"
+                " num_users, num_followers, created_at) select id, %s, 600, %s, 'public', 10, 700, %s"
+                " from persons where username = 'model_07'", (late, late - timedelta(seconds=600), late))
+    cur.execute("select max(created_at) - interval '10 minutes' from interactions")
+    late = cur.fetchone()[0]
+    cur.execute("insert into interactions (person_id, type, content, \"timestamp\", source, metadata, created_at)"
+                " select id, 'CHAT_MESSAGE', 'late commit', %s, 'cb_events', %s, %s from persons"
+                " where username = 'viewer_05'", (late, '{"broadcaster": "hudson_cage"}', late))
+    conn.commit()
+    conn.close()
+    return {"legacy_statbate": 1, "legacy_profiles": 1, "legacy_persons": 1, "legacy_affiliate": 1,
+            "legacy_interactions": 1}
 
 
 def checksums(url: str) -> dict[str, str]:

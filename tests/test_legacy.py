@@ -2,9 +2,11 @@
 database (the schema of original-system.md §2, both generations of table names, every quirk) in the
 session's embedded PostgreSQL, imported read-only through the one loader, then one dbt build:
 row counts per history table, the doubled interactions collapsed (real repeats kept), times converted
-from America/New_York, a second import adding nothing and a third exactly the new rows, a SIGKILL
-mid-import followed by a restart ending like an uninterrupted run, the merged state of imported
-persons, the password never stored or shown, and the legacy database unchanged."""
+from America/New_York (CBHours activity times from UTC), a second import adding nothing and a third
+exactly the new rows, the rows updated in place and the rows committed late below the marks, a SIGKILL
+mid-import followed by a restart ending like an uninterrupted run (and a run with its marks lost
+adding nothing), the merged state of imported persons, the password never stored or shown, and the
+legacy database unchanged."""
 
 import os
 import signal
@@ -81,7 +83,9 @@ def story(pg_url):
         assert second.success
         after_second = _raw_counts(conn)
         unchanged_after_two = lf.checksums(legacy_url)
-        # 3: new legacy rows
+        # 3: the legacy system goes on: it updates rows in place, commits two rows late (below the
+        # marks the second import left), then writes new rows
+        changed = lf.change_rows(legacy_url, "new")
         added = lf.add_rows(legacy_url, "new")
         before_third = lf.checksums(legacy_url)
         third = legacy.import_legacy(conn, secret_url, chunk_rows=25)
@@ -104,7 +108,7 @@ def story(pg_url):
     assert not errors
     yield {"legacy_url": legacy_url, "expected": expected, "cli": cli, "second": second,
            "checksums": (before, unchanged_after_two, before_third, unchanged_after_three),
-           "third": third, "added": added, "counts": (after_first, after_second, after_third),
+           "third": third, "added": added, "changed": changed, "counts": (after_first, after_second, after_third),
            "first_seconds": first_seconds}
 
 
@@ -154,19 +158,21 @@ def test_every_table_lands_with_its_source_and_bad_rows_are_quarantined(story, c
     out = story["cli"].stdout + story["cli"].stderr
     assert "legacy affiliate_api_polling" in out and "100%" in out
     line = next(x for x in story["cli"].stdout.splitlines() if x.startswith("interactions "))
-    assert line.split()[2:6] == [str(ex.interactions_rows), str(ex.interactions_rows - 1), "1",
+    assert line.split()[2:7] == [str(ex.interactions_rows), str(ex.interactions_rows - 1), "1", "0",
                                  str(ex.interactions_rows - 1 - ex.interactions_distinct)]
 
 
 def test_history_tables_hold_the_legacy_rows_marked_as_legacy(story, conn):
-    ex, added = story["expected"], story["added"]
-    new_aff, new_live = added["legacy_affiliate"], added["legacy_cbhours_live_stats"]
+    ex, added, changed = story["expected"], story["added"], story["changed"]
+    # (the late Affiliate row and the updated StatBate answer are new observations too)
+    new_aff, new_live = added["legacy_affiliate"] + changed["legacy_affiliate"], added["legacy_cbhours_live_stats"]
     assert _one(conn, "select count(*) from mhc.affiliate_api_snapshots where origin = 'legacy'")[0] == \
         ex.affiliate + new_aff
     assert _one(conn, "select count(*) from mhc.cbhours_live_stats where origin = 'legacy'")[0] == \
         ex.live_stats + new_live
     assert _one(conn, "select count(*) from mhc.cbhours_activity where origin = 'legacy'")[0] == ex.activity
-    assert _one(conn, "select count(*) from mhc.statbate_model_info where origin = 'legacy'")[0] == ex.statbate_model
+    assert _one(conn, "select count(*) from mhc.statbate_model_info where origin = 'legacy'")[0] == \
+        ex.statbate_model + changed["legacy_statbate"]
     assert _one(conn, "select count(*) from mhc.statbate_member_info where origin = 'legacy'")[0] == ex.statbate_member
     assert _one(conn, "select gender, rank from mhc.statbate_model_info where username = 'model_01'") == ("f", 301)
     # the owner's Stats API polling rows (cb_stats) join the Stats API history, at their instant in UTC
@@ -221,10 +227,10 @@ def _fetch(conn, sql: str, *params) -> list[tuple]:
 def test_doubled_interactions_collapse_and_real_repeats_stay(story, conn):
     ex = story["expected"]
     total = _one(conn, "select count(*) from mhc.interactions where origin = 'legacy'")[0]
-    assert total == ex.interactions_distinct + 1  # + the new legacy message, written twice as well
+    assert total == ex.interactions_distinct + 2  # + the new legacy message (written twice) and the late one
     # the two listeners' copies of an event with an id: one row, keyed on the Chaturbate id
     assert _one(conn, "select count(*) from mhc.interactions where origin = 'legacy' and id like 'legacy:%'")[0] \
-        == 15 + 1
+        == 15 + 2
     for event_id in ex.real_repeats:
         assert _one(conn, "select count(*) from mhc.interactions where id = %s", event_id)[0] == 1
     # an event both the legacy system and the live feed delivered is kept once (the first landing)
@@ -249,18 +255,65 @@ def test_zone_less_times_are_converted_from_new_york(story, conn):
     assert observed.tzinfo is not None and observed.utcoffset() == timedelta(0)
 
 
+def test_cbhours_activity_times_are_utc_as_cbhours_sent_them(story, conn):
+    """The original asked CBHours for UTC (tzo=0) and stored the segment time as it came; the row's
+    created_at is the legacy server's New York clock (issue 17 item 4a)."""
+    first = _one(conn, "select min(timestamp), min(fetched_at) from mhc.cbhours_activity "
+                       "where username = 'model_00' and origin = 'legacy'")
+    assert first == (lf.SUMMER, lf.SUMMER + timedelta(hours=1))
+    payload = _one(conn, "select payload from raw.legacy_cbhours_activity where payload->>'username' = 'model_00' "
+                         "order by payload->'utc'->>'timestamp' limit 1")[0]
+    assert payload["row"]["timestamp"] == "2026-07-01T16:00:00"
+    assert payload["utc"]["timestamp"] == "2026-07-01T16:00:00+00:00"
+    assert payload["time_zone"] == "America/New_York" and payload["column_zones"] == {"timestamp": "UTC"}
+
+
+def test_rows_updated_in_place_are_landed_again_and_reach_the_history(story, conn):
+    """StatBate moves captured_at and leaves created_at; the persons and profiles triggers move
+    updated_at (issue 17 item 4c): the next import lands the new version of the row, and the history
+    holds it as a new observation beside the old one."""
+    versions = _one(conn, "select count(*), count(distinct payload->'row'->>'id') from raw.legacy_statbate "
+                          "where payload->>'username' = 'model_02'")
+    assert versions == (2, 1)
+    answers = _fetch(conn, "select captured_at, rank from mhc.statbate_model_info where username = 'model_02' "
+                           "order by captured_at")
+    assert answers == [(lf.WINTER + timedelta(hours=2), 302), (lf.SUMMER + timedelta(days=20, hours=1), 290)]
+    name = _one(conn, "select s.display_name, s.display_name_source from mhc.person_current_state s "
+                      "join mhc.persons p on p.id = s.id where p.username = 'model_02'")
+    assert name == (lf.RENAMED, "profiles")
+    roles = _fetch(conn, "select payload->'row'->>'role' from raw.legacy_persons where payload->'row'->>'username' "
+                         "= 'viewer_14' order by landed_at")
+    assert roles == [("VIEWER",), ("MODEL",)]
+    # the old version's viewer evidence and the new one's model evidence (StatBate's rid)
+    assert _one(conn, "select role from mhc.persons where username = 'viewer_14'")[0] == "both"
+
+
+def test_rows_committed_late_below_the_mark_are_not_lost(story, conn):
+    """A row committed after an import with a time below the mark that import left (a writer whose
+    transaction began earlier; issue 17 item 4d): the next import re-reads the overlap behind the mark."""
+    assert _one(conn, "select count(*) from mhc.affiliate_api_snapshots where username = 'model_07' "
+                      "and origin = 'legacy' and seconds_online = 600")[0] == 1
+    assert _one(conn, "select count(*) from mhc.interactions where content = 'late commit' and origin = 'legacy'"
+                )[0] == 1
+
+
 def test_a_second_import_adds_nothing_and_a_third_exactly_the_new_rows(story, conn):
     first, second, third = story["counts"]
     assert second == first
     meta = {e.event_specific_data.materialization.asset_key.path[-1]: e.event_specific_data.materialization.metadata
             for e in story["second"].get_asset_materialization_events()}
     assert set(meta) == set(legacy.RAW_TABLES)
-    assert all(m["rows_read"].value == 0 and m["rows_landed"].value == 0 for m in meta.values())
+    # the second run re-reads the overlap behind each mark, and lands none of it: all held unchanged
+    assert all(m["rows_landed"].value == 0 and m["rows_quarantined"].value == 0 for m in meta.values())
+    assert all(m["rows_read"].value == m["rows_unchanged"].value for m in meta.values())
+    assert sum(m["rows_unchanged"].value for m in meta.values()) > 0
     assert "duplicates_collapsed" in meta["legacy_interactions"] and "summary" in meta["legacy_interactions"]
-    expected = {t: first[t] + story["added"].get(t, 0) for t in first}
-    assert third == expected
+    # the third: the new rows, the rows updated in place and the late ones, nothing else
+    new = {t: story["added"].get(t, 0) + story["changed"].get(t, 0) for t in first}
+    assert third == {t: first[t] + new[t] for t in first}
     assert {k: v.landed for k, v in story["third"].items() if v.landed} == \
-        {t.removeprefix("legacy_"): n for t, n in story["added"].items()}
+        {t.removeprefix("legacy_"): n for t, n in new.items() if n}
+    assert not any(v.quarantined for v in story["third"].values())
 
 
 def test_merged_state_of_imported_persons_is_what_the_legacy_data_says(story, conn):
@@ -350,4 +403,12 @@ def test_a_sigkill_mid_import_then_a_restart_ends_like_an_uninterrupted_run(pg_u
     partial = _raw_counts(conn, "raw_killed")
     assert 0 < partial["legacy_affiliate"] < 61 and partial["legacy_interactions"] == 0
     legacy.import_legacy(conn, url, schema="raw_killed", chunk_rows=5)
+    assert _payloads(conn, "raw_killed") == _payloads(conn, "raw_whole")
+    # marks lost (or written by an older version): every table is read again, and nothing held lands twice
+    with conn.cursor() as cur:
+        cur.execute("delete from raw_killed.cursors where name like 'legacy:%'")
+    conn.commit()
+    again = legacy.import_legacy(conn, url, schema="raw_killed", chunk_rows=5)
+    assert not any(r.landed or r.quarantined for r in again.values())
+    assert all(r.read == r.unchanged for r in again.values()) and again["affiliate"].read == 61
     assert _payloads(conn, "raw_killed") == _payloads(conn, "raw_whole")

@@ -11,23 +11,55 @@ What one row of `raw.legacy_<table>` holds (its payload):
 - `row`: the whole legacy row, verbatim (`to_jsonb` of the row; `timestamp` columns as written,
   without a zone);
 - `utc`: every time column of the row as a UTC instant (ISO-8601, `+00:00`): `timestamp without time
-  zone` values are read as wall-clock time in the legacy zone (MHC_LEGACY_TIMEZONE, default
-  America/New_York: the containers ran with TZ=America/New_York, §4) and converted; `timestamptz`
-  values keep their instant;
-- `time_zone`: the zone used for that conversion, `legacy_table`: the table it came from;
+  zone` values are read as wall-clock time in the zone they were written in and converted;
+  `timestamptz` values keep their instant. That zone is the legacy zone (MHC_LEGACY_TIMEZONE, default
+  America/New_York: the containers, the database's included, ran with TZ=America/New_York, §4, so
+  `now()` and the Node dates wrote New York wall-clock time), except for the columns a table lists in
+  `Table.zones`: `cbhours_activity.timestamp` is the CBHours string as it came, asked for in UTC
+  (`tzo=0`, §1.2, §2.2). The other imported tables hold no such column (checked against the
+  original's code: their zone-less times are `now()` or Node dates);
+- `time_zone`: the legacy zone, and `column_zones` (only where a table has one): the columns written
+  in another zone, e.g. `{"timestamp": "UTC"}`; `legacy_table`: the table it came from;
 - `username`: the lower-cased username of the row's `person_id` (legacy ids are mapped to ours
   through it: our person id is derived from the username);
 - for `interactions`: `event_id`, the Chaturbate event id where one exists (the linked
   `event_logs.cb_event_id`, or the id inside its raw event, or one in the interaction's metadata):
   the key duplicates are collapsed by downstream.
 
-Reading: one server-side cursor per table, in keyset order of a high-water mark (a time column that
-moves when the row is written, e.g. `observed_at` for the Affiliate table whose rows were updated in
-place, else the serial `id`), landed chunk by chunk; the mark moves in the same transaction as the
-chunk it covers (`load.set_cursor`), so a second run adds nothing, a run after new legacy rows adds
-exactly those, and a run killed midway loses and doubles nothing. Rows that point at a person missing
-from the legacy `persons` table, or that cannot be parsed (e.g. a StatBate `raw_payload` that is not a
-JSON object), are quarantined with their reason; the rest of the chunk lands.
+Reading: one server-side cursor per table, in the order of a high-water mark, landed chunk by chunk;
+the mark moves in the same transaction as the chunk it covers (`load.set_cursor`). The mark of a row is
+the newest of the time columns a write of it moves (`Table.marks`, as UTC instants), because the
+original updates rows in place and the next import must read them again (original-system.md §1.5,
+§2; its services and migrations 001/011): `updated_at` for persons and profiles (a trigger moves it on
+every update), `observed_at` for the Affiliate row of a running broadcast, `captured_at` for the
+StatBate row kept as "latest" (its `created_at` stays), `created_at` or the row's own time for the
+tables the original appends to. Upserts that move no time are not seen (cbhours_activity and
+follower_count_history values rewritten at the same segment or time, a DM tip note merged into an
+interaction's metadata, event_logs session links): the history keeps the first fetch of a CBHours
+segment anyway, and the rest is not used.
+
+Overlap and digests: each run reads a table again from OVERLAP (MHC_LEGACY_OVERLAP_MINUTES, default
+2 hours) behind its mark, because a row can commit after an import with a time below the mark that
+import left (its time is when its transaction began, or a Node date taken before the write, and the
+web and worker processes write at once), and because the zone-less New York clock repeats an hour
+when DST ends (PostgreSQL reads a repeated time as standard time, its later instant: a row written
+at the first 01:59 gets a mark an hour late, so rows written in the second 01:00-01:59 have marks
+up to an hour below it). A row that may be held already
+(its mark not past the held one) is looked up by its legacy id in `raw.legacy_<table>` and by its
+key in `raw.quarantine` (index probes, one query per block of rows, before the chunk's COPY) and
+skipped when one held there has the same digest: md5 of the row's jsonb text, computed by the legacy
+server from `row_to_json` and by ours from the landed payload (a quarantined row keeps it verbatim
+too). So a second run lands nothing (its re-read rows count as `unchanged`), a row updated in place
+lands again as a new version (a new observation in history, at its new time: the history models' keys
+decide), a row committed late lands once, and a run killed midway loses and doubles nothing: the
+next run re-reads behind the last committed mark and lands what is missing. A cursor that is missing,
+of an older format, of a table since renamed or of other mark columns makes the run read the table
+whole, every row looked up the same way (a table whose raw table is empty is read without lookups).
+Rows past the held mark need no look-up (every row landed so far had a mark at or below it, and a
+row's mark is computed from the row, so one past it differs from every version held): they stream
+from the legacy cursor into the COPY as before. Rows that point at a person missing from the legacy `persons`
+table, or that cannot be parsed (e.g. a StatBate `raw_payload` that is not a JSON object), are
+quarantined with their reason; the rest of the chunk lands.
 
 Landed but not folded by dbt: StatBate rows of source manual (cb_stats rows fold into the Stats API
 history `snapshots`), event_logs rows with no
@@ -39,7 +71,7 @@ the rows show (StatBate's rid/did count too); `v_person_current_state` is rebuil
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Optional
 
 import dagster as dg
@@ -58,7 +90,11 @@ class Table:
 
     name: str  # logical name; lands in raw.legacy_<name>
     candidates: tuple[str, ...]  # actual legacy names, first existing wins
-    marks: tuple[str, ...] = ()  # high-water mark column candidates (first existing), then `id`
+    # the time columns a write of the row (insert or update in place) moves: its mark is the newest of
+    # them (as a UTC instant); a table with none of them is read whole on every import
+    marks: tuple[str, ...] = ()
+    # zone-less columns the original wrote in another zone than the legacy one (MHC_LEGACY_TIMEZONE)
+    zones: tuple[tuple[str, str], ...] = ()
     person: bool = True  # has a person_id that must exist in the legacy persons table
     problem: Optional[Callable[[set[str]], Optional[str]]] = None  # SQL giving a reason the row cannot be used
 
@@ -85,20 +121,26 @@ def _persons_problem(columns: set[str]) -> Optional[str]:
     return f"case when btrim(coalesce(t.username, '')) = '' then 'username is empty' {platform}end"
 
 
-# In landing order: persons first (the others are mapped through it).
+# In landing order: persons first (the others are mapped through it). The marks follow what the original
+# writes (original-system.md §1, §2; its services and migrations): updated_at is moved by a trigger on
+# every update of persons and profiles; the Affiliate row of a running broadcast moves observed_at; the
+# latest StatBate row of a person moves captured_at (created_at stays); the other tables are appended
+# to (their in-place upserts move no time: see the module docstring).
 TABLES: tuple[Table, ...] = (
-    Table("persons", ("persons",), marks=("updated_at", "last_seen_at"), person=False,
+    Table("persons", ("persons",), marks=("updated_at", "last_seen_at", "created_at"), person=False,
           problem=_persons_problem),
     Table("affiliate", ("affiliate_api_polling", "affiliate_api_snapshots", "broadcast_sessions"),
-          marks=("observed_at",)),
-    Table("cbhours_live_stats", ("cbhours_live_stats",)),
-    Table("cbhours_activity", ("cbhours_activity",)),
-    Table("statbate", ("statbate_api_polling", "snapshots"), marks=("created_at", "captured_at"),
+          marks=("observed_at", "created_at")),
+    Table("cbhours_live_stats", ("cbhours_live_stats",), marks=("checked_at", "created_at")),
+    # the CBHours string as it came, asked for in UTC (tzo=0); created_at is the server's clock
+    Table("cbhours_activity", ("cbhours_activity",), marks=("created_at", "timestamp"),
+          zones=(("timestamp", "UTC"),)),
+    Table("statbate", ("statbate_api_polling", "snapshots"), marks=("captured_at", "created_at"),
           problem=_not_object("raw_payload")),
     Table("event_logs", ("event_logs",), marks=("created_at", "timestamp"), person=False,
           problem=_not_object("raw_event")),
     Table("interactions", ("interactions",), marks=("created_at", "timestamp")),
-    Table("profiles", ("profiles",), marks=("updated_at", "scraped_at")),
+    Table("profiles", ("profiles",), marks=("updated_at", "scraped_at", "created_at")),
     Table("follow_history", ("follow_history",), marks=("created_at",)),
     Table("follower_count_history", ("follower_count_history",), marks=("created_at", "recorded_at")),
 )
@@ -106,6 +148,11 @@ BY_NAME = {t.name: t for t in TABLES}
 RAW_TABLES = [t.raw_table for t in TABLES]
 KEYS = [dg.AssetKey(["raw", t]) for t in RAW_TABLES]
 CHUNK_ROWS = 10_000
+# How far behind its mark each import reads a table again (the module docstring says why): a late commit
+# is seconds to minutes behind, the DST repeat up to an hour; two hours cover both with room to spare.
+# Rows read again that are held unchanged are skipped, so a wider window costs reading, never a double.
+OVERLAP = timedelta(hours=2)
+MARK_VERSION = 2  # cursor format: {"v", "table", "mark": [columns], "at": the mark (UTC text)}
 _TIME_TYPES = {"timestamp", "timestamptz"}
 
 
@@ -185,19 +232,40 @@ def persons_map(legacy, columns: Columns) -> dict[str, str]:
     return out
 
 
-def _mark_column(table: Table, columns: Columns) -> Optional[str]:
-    return next((c for c in table.marks if c in columns.types), None)
+def _mark_columns(table: Table, columns: Columns) -> tuple[str, ...]:
+    return tuple(c for c in table.marks if columns.types.get(c) in _TIME_TYPES)
 
 
-def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optional[dict]) -> tuple[str, list]:
-    """The keyset query of one table from its high-water mark, and its parameters."""
+def _zones(table: Table, columns: Columns, time_zone: str) -> dict[str, str]:
+    """The zone each zone-less column of the table was written in."""
+    special = dict(table.zones)
+    return {col: special.get(col, time_zone) for col, udt in columns.types.items() if udt == "timestamp"}
+
+
+# The columns of a row read by _select_sql, in order
+MARK, FRESH, ROW_ID, PERSON_ID, EVENT_ID, PROBLEM, UTC_JSON, DIGEST, ROW_JSON = range(9)
+
+
+def _select_sql(table: Table, columns: Columns, marks: tuple[str, ...], time_zone: str, *, since: bool,
+                check: str) -> tuple[str, dict]:
+    """The query of one table in the order of its mark, and its parameters (`at` and `overlap` still to
+    set). `since`: only rows whose mark is at least `at` minus `overlap`. `check`: which rows may be
+    held already ("none", "all", or "mark": those whose mark is not past `at`): their FRESH column is
+    false."""
     types = columns.types
-    utc_pairs = []
-    for col, udt in types.items():
-        if udt not in _TIME_TYPES:
-            continue
-        instant = f"(t.{_q(col)} at time zone %(tz)s)" if udt == "timestamp" else f"t.{_q(col)}"
-        utc_pairs.append(f"'{col}', {instant}")  # a timestamptz in JSON: ISO-8601 in the session's zone (UTC)
+    zones = _zones(table, columns, time_zone)
+    params: dict[str, Any] = {}
+    for zone in sorted(set(zones.values())):
+        params[f"tz{len(params)}"] = zone
+    param_of = {zone: name for name, zone in params.items()}
+
+    def instant(col: str) -> str:
+        if types[col] == "timestamp":
+            return f"(t.{_q(col)} at time zone %({param_of[zones[col]]})s)"
+        return f"t.{_q(col)}"
+
+    # a timestamptz in JSON: ISO-8601 in the session's zone (UTC)
+    utc_pairs = [f"'{col}', {instant(col)}" for col, udt in types.items() if udt in _TIME_TYPES]
     utc_json = f"json_build_object({', '.join(utc_pairs)})::text" if utc_pairs else "'{}'"
     person = "t.person_id::text" if table.person and "person_id" in types else "null::text"
     problem = table.problem(set(types)) if table.problem else None
@@ -212,16 +280,17 @@ def _select_sql(table: Table, columns: Columns, mark: Optional[str], held: Optio
             parts += ["nullif(btrim(t.metadata->>'cb_event_id'), '')", "nullif(btrim(t.metadata->>'id'), '')"]
         if parts:
             event_id = f"coalesce({', '.join(parts)})"
-    mark_expr = f"coalesce(t.{_q(mark)}, '-infinity')" if mark else None
-    order = f"{mark_expr}, t.id" if mark else "t.id"
-    where, params = "true", []
-    if held is not None:
-        if mark:
-            where = f"({mark_expr}, t.id) > (%(at)s::{types[mark]}, %(id)s::{types['id']})"
-        else:
-            where = f"t.id > %(id)s::{types['id']}"
-    sql = (f"select {mark_expr + '::text' if mark else 'null::text'}, t.id::text, {person}, {event_id}, "
-           f"{problem or 'null::text'}, {utc_json}, row_to_json(t)::text "
+    # the newest of the columns a write moves (greatest ignores nulls; null when all are)
+    mark = (f"greatest({', '.join(instant(c) for c in marks)})" if len(marks) > 1 else instant(marks[0])) \
+        if marks else None
+    fresh = {"none": "true", "all": "false"}.get(check) or f"coalesce({mark} > %(at)s::timestamptz, false)"
+    where = f"{mark} >= %(at)s::timestamptz - %(overlap)s::interval" if since and mark else "true"
+    order = f"{mark} nulls first, t.id" if mark else "t.id"
+    # the row as it lands (row_to_json, then jsonb on our side) and, for a row that may be held, its
+    # digest, computed the way the held rows' digest is: md5 of the jsonb text
+    digest = f"case when {fresh} then null else md5(row_to_json(t)::jsonb::text) end"
+    sql = (f"select {mark + '::text' if mark else 'null::text'}, {fresh}, t.id::text, {person}, {event_id}, "
+           f"{problem or 'null::text'}, {utc_json}, {digest}, row_to_json(t)::text "
            f"from {columns.actual} t {joins} where {where} order by {order}")
     return sql, params
 
@@ -237,6 +306,7 @@ class TableResult:
     read: int = 0
     landed: int = 0
     quarantined: int = 0
+    unchanged: int = 0  # read again (behind the mark) and already held as they are: not landed again
     duplicates: int = 0  # interactions collapsed downstream (same event id, or same type/person/content/second)
     seconds: float = 0.0
     reasons: list[str] = field(default_factory=list)
@@ -244,18 +314,21 @@ class TableResult:
     def as_metadata(self) -> dict[str, Any]:
         return metadata.landing(
             {"legacy_table": self.actual or "(absent)", "rows_read": self.read, "rows_landed": self.landed,
-             "rows_quarantined": self.quarantined, "duplicates_collapsed": self.duplicates,
-             "seconds": round(self.seconds, 3)}, self.reasons)
+             "rows_quarantined": self.quarantined, "rows_unchanged": self.unchanged,
+             "duplicates_collapsed": self.duplicates, "seconds": round(self.seconds, 3)}, self.reasons)
 
 
 def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York", schema: str = "raw",
                   chunk_rows: int = CHUNK_ROWS, tables: Optional[list[str]] = None, progress: bool = False,
-                  fetched_at: Optional[datetime] = None,
+                  fetched_at: Optional[datetime] = None, overlap: timedelta = OVERLAP,
                   on_chunk: Optional[Callable[[str, int], None]] = None) -> dict[str, TableResult]:
-    """Import every known legacy table (or `tables`) from its high-water mark; returns a result per table."""
+    """Import every known legacy table (or `tables`) from `overlap` behind its high-water mark; returns a
+    result per table."""
     fetched_at = fetched_at or utc.now()
     for raw in RAW_TABLES:
         load.ensure_raw_table(conn, raw, schema)
+        # held rows are looked up by their legacy id (rows re-read behind the mark)
+        load.ensure_raw_index(conn, raw, "(payload -> 'row' ->> 'id')", f"{raw}_legacy_id", schema)
     legacy = connect_legacy(legacy_url)
     try:
         found = detect(legacy)
@@ -270,8 +343,8 @@ def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York",
                 continue
             started = time.monotonic()
             _import_table(conn, legacy, table, found[table.name], people, result, time_zone=time_zone,
-                          schema=schema, chunk_rows=chunk_rows, progress=progress, fetched_at=fetched_at,
-                          on_chunk=on_chunk)
+                          overlap=overlap, schema=schema, chunk_rows=chunk_rows, progress=progress,
+                          fetched_at=fetched_at, on_chunk=on_chunk)
             result.seconds = time.monotonic() - started
         return results
     finally:
@@ -279,22 +352,70 @@ def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York",
         legacy.close()
 
 
+def _held_mark(text: Optional[str], actual: str, marks: tuple[str, ...]) -> Optional[str]:
+    """The mark a cursor holds. None for a cursor of an older format, of a table since renamed or of other
+    mark columns: the table is then read whole, and the digests skip what is held."""
+    held = orjson.loads(text) if text else {}
+    usable = held.get("v") == MARK_VERSION and held.get("table") == actual and held.get("mark") == list(marks)
+    return held.get("at") if usable else None
+
+
+def _holds_any(conn, table: Table, schema: str) -> bool:
+    """Whether any row of the table was landed or quarantined before."""
+    with conn.cursor() as cur:
+        cur.execute(f"select exists (select 1 from {schema}.{table.raw_table}) or exists (select 1 from "
+                    f"{schema}.quarantine where raw_table = %s)", (table.raw_table,))
+        out = cur.fetchone()[0]
+    conn.commit()
+    return out
+
+
+def _key(actual: str, row_id: str) -> str:
+    return f"{actual} id {row_id}"
+
+
+def _held(conn, table: Table, columns: Columns, rows: list[tuple], schema: str) -> set[tuple[str, str]]:
+    """Which of `rows` are held as they are: (legacy id, digest) of those in raw.legacy_<table>, (item,
+    digest) of those in raw.quarantine. The digest is md5 of the row's jsonb text on both sides (the
+    quarantine keeps the row verbatim too). Index probes: raw by legacy id, quarantine by item."""
+    ids = [r[ROW_ID] for r in rows]
+    with conn.cursor() as cur:
+        cur.execute(f"""select payload -> 'row' ->> 'id', md5((payload -> 'row')::text)
+                          from {schema}.{table.raw_table} where payload -> 'row' ->> 'id' = any(%(ids)s)
+                        union all
+                        select item, md5(payload::text) from {schema}.quarantine
+                         where raw_table = %(raw)s and item = any(%(keys)s) and payload is not null""",
+                    {"ids": ids, "raw": table.raw_table, "keys": [_key(columns.actual, i) for i in ids]})
+        out = set(cur.fetchall())
+    conn.commit()
+    return out
+
+
+def _advance(at: Optional[str], rows: list[tuple], check: str) -> Optional[str]:
+    """The mark after `rows` (read in mark order): the newest mark of a row past the held one (with
+    check "all" no mark is held: every row's), never back."""
+    for row in reversed(rows):
+        if row[MARK] is not None and (row[FRESH] or check == "all"):
+            return row[MARK]
+    return at
+
+
 def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str, str], result: TableResult, *,
-                  time_zone: str, schema: str, chunk_rows: int, progress: bool, fetched_at: datetime,
-                  on_chunk) -> None:
-    """Land one table from its high-water mark, chunk by chunk: each chunk is one loader batch (one
-    transaction) whose rows stream from the legacy cursor into the COPY, and whose transaction also
-    moves the mark to its last row."""
+                  time_zone: str, overlap: timedelta, schema: str, chunk_rows: int, progress: bool,
+                  fetched_at: datetime, on_chunk) -> None:
+    """Land one table from `overlap` behind its high-water mark, chunk by chunk: each chunk is one loader
+    batch (one transaction) that also moves the mark to the newest mark it read. Rows that may be held
+    already (re-read behind the mark, or every row when there is no usable mark but rows were landed)
+    are looked up first and those held unchanged are skipped; the rows past the mark stream from the
+    legacy cursor into the COPY."""
     result.actual = columns.actual
     source = f"legacy_{columns.actual}"
     name = cursor_name(table)
-    held_text = load.get_cursor(conn, name, schema)
-    held = orjson.loads(held_text) if held_text else None
-    if held is not None and held.get("table") != columns.actual:
-        held = None  # renamed since: read it again (the history models' keys make the overlap harmless)
-    mark = _mark_column(table, columns)
-    sql, _ = _select_sql(table, columns, mark, held)
-    params = {"tz": time_zone, "at": (held or {}).get("at"), "id": (held or {}).get("id")}
+    marks = _mark_columns(table, columns)
+    at = _held_mark(load.get_cursor(conn, name, schema), columns.actual, marks)
+    check = "mark" if at is not None else ("all" if _holds_any(conn, table, schema) else "none")
+    sql, params = _select_sql(table, columns, marks, time_zone, since=at is not None, check=check)
+    params.update(at=at, overlap=overlap)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -305,46 +426,78 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
         bar = tqdm(total=total, unit="row", desc=f"legacy {columns.actual}", leave=True, mininterval=0.5)
     seen: set[Any] = set()
     head = b'{"legacy_table":' + orjson.dumps(columns.actual) + b',"time_zone":' + orjson.dumps(time_zone)
+    column_zones = {c: z for c, z in _zones(table, columns, time_zone).items() if z != time_zone}
+    if column_zones:
+        head += b',"column_zones":' + orjson.dumps(column_zones)
     block = max(1, min(2_000, chunk_rows))
     run = fetched_at.isoformat()
+    pending: list[tuple] = []
+
+    def peek(cur) -> Optional[tuple]:
+        nonlocal pending
+        if not pending:
+            pending = cur.fetchmany(block)
+        return pending[0] if pending else None
+
+    def take(cur, limit: int) -> list[tuple]:
+        nonlocal pending
+        peek(cur)
+        rows, pending = pending[:limit], pending[limit:]
+        if bar is not None:
+            bar.update(len(rows))
+        return rows
+
+    def cursor_value(mark: Optional[str]) -> str:
+        return orjson.dumps({"v": MARK_VERSION, "table": columns.actual, "mark": list(marks), "at": mark}).decode()
+
     try:
         with legacy.cursor(name=f"mhc_legacy_{table.name}") as cur:
             cur.itersize = block
             cur.execute(sql, params)
-            start = held
-            while True:
-                rows = cur.fetchmany(block)
-                if not rows:
-                    break
-                state = {"last": rows[-1], "read": 0}
+            chunk = 0
+            while peek(cur) is not None:
+                chunk += 1
                 batch = Batch(source=source, table=table.raw_table, fetched_at=fetched_at,
-                              key=f"{columns.actual}:{run}:after:{orjson.dumps(start).decode()}",
-                              meta={"legacy_table": columns.actual})
+                              key=f"{columns.actual}:{run}:chunk:{chunk}", meta={"legacy_table": columns.actual})
+                state = {"read": 0, "at": at}
+                # 1. rows that may be held: looked up before the COPY (the lookup needs the connection)
+                ready: list[tuple[bytes, str]] = []
+                while state["read"] < chunk_rows and (row := peek(cur)) is not None and not row[FRESH]:
+                    rows = take(cur, min(block, chunk_rows - state["read"]))
+                    held = _held(conn, table, columns, rows, schema)
+                    ready += _records(table, columns, rows, people, head, seen, result, batch, held)
+                    state["read"] += len(rows)
+                    state["at"] = _advance(state["at"], rows, check)
+                more = state["read"] < chunk_rows and peek(cur) is not None
+                if not ready and not batch.rejects and not more:
+                    # all held as they are: nothing to land; the mark may still move (with check "all")
+                    if state["at"] != at:
+                        with conn.cursor() as wcur:
+                            load.set_cursor(name, cursor_value(state["at"]), schema)(wcur)
+                        conn.commit()
+                    at = state["at"]
+                    result.read += state["read"]
+                    if on_chunk is not None:
+                        on_chunk(table.name, result.read)
+                    continue
 
-                def stream(rows=rows, batch=batch, state=state):
-                    while True:
+                # 2. then the rows past the mark, streamed from the legacy cursor into the COPY
+                def stream(ready=ready, batch=batch, state=state):
+                    yield from ready
+                    while state["read"] < chunk_rows and peek(cur) is not None:
+                        rows = take(cur, min(block, chunk_rows - state["read"]))
                         yield from _records(table, columns, rows, people, head, seen, result, batch)
-                        state["last"] = rows[-1]
                         state["read"] += len(rows)
-                        if bar is not None:
-                            bar.update(len(rows))
-                        if state["read"] >= chunk_rows:
-                            return
-                        rows = cur.fetchmany(min(block, chunk_rows - state["read"]))
-                        if not rows:
-                            return
+                        state["at"] = _advance(state["at"], rows, check)
 
                 def move_mark(wcur, state=state):
-                    last = state["last"]
-                    value = {"table": columns.actual, "at": last[0], "id": last[1]}
-                    state["value"] = value
-                    load.set_cursor(name, orjson.dumps(value).decode(), schema)(wcur)
+                    load.set_cursor(name, cursor_value(state["at"]), schema)(wcur)
 
                 batch.stream = stream()
                 landed = load.land(conn, batch, schema=schema, extra_sql=move_mark)
                 if landed.already_landed:  # cannot happen: a batch key holds the run's time
                     raise LegacyError(f"chunk {batch.key} of {columns.actual} was already landed")
-                start = state["value"]
+                at = state["at"]
                 result.read += state["read"]
                 result.landed += landed.rows
                 result.quarantined += landed.quarantined
@@ -357,10 +510,14 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
 
 
 def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str, str], head: bytes, seen: set,
-             result: TableResult, batch: Batch) -> Iterator[tuple[bytes, str]]:
-    """Rows of the legacy cursor as ready JSON records (bytes) for the loader; the others as rejects."""
-    for mark, row_id, person_id, event_id, problem, utc_json, row_json in rows:
-        key = f"{columns.actual} id {row_id}"
+             result: TableResult, batch: Batch, held: Optional[set] = None) -> Iterator[tuple[bytes, str]]:
+    """Rows of the legacy cursor as ready JSON records (bytes) for the loader; the others as rejects; with
+    `held`, rows held as they are are skipped."""
+    for _, _, row_id, person_id, event_id, problem, utc_json, digest, row_json in rows:
+        key = _key(columns.actual, row_id)
+        if held is not None and ((row_id, digest) in held or (key, digest) in held):
+            result.unchanged += 1
+            continue
         if problem is None and table.person:
             if person_id is None:
                 problem = "person_id is null"
@@ -370,7 +527,8 @@ def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str
                 problem = f"its legacy person {person_id} {people[person_id]}"
         if problem is not None:
             reason = f"{problem} ({key})"
-            batch.rejects.append(Reject(reason, payload=orjson.loads(row_json), key=key))
+            # verbatim, so its digest is the one the legacy side computes
+            batch.rejects.append(Reject(reason, payload=orjson.Fragment(row_json), key=key))
             if len(result.reasons) < 5:
                 result.reasons.append(reason)
             continue
@@ -388,30 +546,35 @@ def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str
 
 
 def summary_lines(results: dict[str, TableResult]) -> list[str]:
-    """The final table: rows read, landed, quarantined, duplicates collapsed, time."""
-    head = f"{'table':<26} {'legacy name':<24} {'read':>9} {'landed':>9} {'quarant.':>9} {'dupl.':>7} {'sec':>8}"
+    """The final table: rows read (= landed + quarantined + unchanged), landed, quarantined, unchanged
+    (read again behind the mark, held as they are), duplicates collapsed, time."""
+    head = (f"{'table':<26} {'legacy name':<24} {'read':>9} {'landed':>9} {'quarant.':>9} {'unchanged':>9} "
+            f"{'dupl.':>7} {'sec':>8}")
     lines = [head, "-" * len(head)]
     for r in results.values():
         lines.append(f"{r.table:<26} {r.actual or '(absent)':<24} {r.read:>9} {r.landed:>9} {r.quarantined:>9} "
-                     f"{r.duplicates:>7} {r.seconds:>8.2f}")
+                     f"{r.unchanged:>9} {r.duplicates:>7} {r.seconds:>8.2f}")
     tot = lambda attr: sum(getattr(r, attr) for r in results.values())  # noqa: E731
     lines.append(f"{'total':<26} {'':<24} {tot('read'):>9} {tot('landed'):>9} {tot('quarantined'):>9} "
-                 f"{tot('duplicates'):>7} {tot('seconds'):>8.2f}")
+                 f"{tot('unchanged'):>9} {tot('duplicates'):>7} {tot('seconds'):>8.2f}")
     return lines
 
 
 # ---------------------------------------------------------------------------------------------------
 class LegacyResource(dg.ConfigurableResource):
     """The legacy MHC Control Panel database (read-only). `url` holds a password: it is redacted from
-    every message; `time_zone` is the zone its `timestamp without time zone` columns were written in."""
+    every message; `time_zone` is the zone its `timestamp without time zone` columns were written in;
+    `overlap_minutes` how far behind each mark an import reads again."""
 
     url: str
     time_zone: str = "America/New_York"
     chunk_rows: int = CHUNK_ROWS
+    overlap_minutes: int = int(OVERLAP.total_seconds() // 60)
 
 
 def resource_from_env() -> LegacyResource:
-    return LegacyResource(url=dg.EnvVar("MHC_LEGACY_DATABASE_URL"), time_zone=dg.EnvVar("MHC_LEGACY_TIMEZONE"))
+    return LegacyResource(url=dg.EnvVar("MHC_LEGACY_DATABASE_URL"), time_zone=dg.EnvVar("MHC_LEGACY_TIMEZONE"),
+                          overlap_minutes=dg.EnvVar.int("MHC_LEGACY_OVERLAP_MINUTES"))
 
 
 @dg.multi_asset(
@@ -428,7 +591,7 @@ def legacy_landing(context: dg.AssetExecutionContext, postgres: PostgresResource
     with postgres.connect() as conn:
         try:
             results = import_legacy(conn, legacy.url, time_zone=legacy.time_zone, schema=postgres.raw_schema,
-                                    chunk_rows=legacy.chunk_rows)
+                                    chunk_rows=legacy.chunk_rows, overlap=timedelta(minutes=legacy.overlap_minutes))
         except (LegacyError, psycopg2.Error) as exc:
             raise dg.Failure(description=_redact(str(exc), legacy.url)) from None
     summary = "\n".join(summary_lines(results))

@@ -4,8 +4,10 @@
     folds both. The legacy code stored the CBHours string "0" as NULL
     (parseInt(x) || null): a legacy NULL stays NULL (unknown); no zero is
     invented. fetched_at is when the legacy system wrote the row
-    (created_at). timestamp is a UTC instant (converted at import from the
-    legacy zone); tzo is null (the legacy request's tzo is not known).
+    (created_at, the legacy server's New York clock, converted at import).
+    timestamp is the CBHours string as the original stored it: it asked for
+    UTC (tzo=0), so the import reads it as UTC, not in the legacy zone (the
+    payload's column_zones says so); tzo is null (not stored by the original).
 -#}
 
 with

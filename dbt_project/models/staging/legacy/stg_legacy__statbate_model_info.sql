@@ -5,7 +5,9 @@
     folds both. raw_payload is the API's `data` object; captured_at is a UTC
     instant (converted at import from the legacy zone); gender integers go
     through gender_codes (vocabulary statbate). The legacy system kept only
-    a baseline and the latest row per person: what is left is imported.
+    a baseline and the latest row per person, updating the latest in place
+    (new captured_at and raw_payload): the import lands each version it
+    reads, and each is an answer at its own captured_at.
 -#}
 
 with
