@@ -163,6 +163,36 @@ def live_counts(data: dict) -> tuple[int, int]:
     return online, len(entries) - online
 
 
+def live_answer_problem(data: Any) -> str | None:
+    """Why one `get_live` answer cannot be landed (an error body, or no `data` object), or None."""
+    error = _error_of(data)
+    if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
+        return f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
+    return None
+
+
+def activity_params(name: str, start: date | None, end: date | None) -> dict[str, Any]:
+    """The query of a `get_activity` request (details, tzo=0); staging reads username, dates and tzo from it."""
+    params: dict[str, Any] = {"action": "get_activity", "domain": "cbhours", "username": name}
+    if start is not None and end is not None:
+        params.update(start_date=start.isoformat(), end_date=end.isoformat())
+    params.update(tzo=0, include_details="true")
+    return params
+
+
+def activity_answer(data: Any) -> tuple[str, Any]:
+    """What one `get_activity` answer is: ("ok", its segment count), ("error300", None): a fact about the
+    model, landed like an answer; or ("reject", the reason)."""
+    error = _error_of(data)
+    if error and ERROR_300 in error:
+        return "error300", None
+    if error or not isinstance(data, dict):
+        return "reject", f"get_activity answered an error: {error}" if error else "expected an object"
+    details = data.get("details") or {}
+    segments = sum(len(v) for v in details.values() if isinstance(v, list)) if isinstance(details, dict) else 0
+    return "ok", segments
+
+
 def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetched_at: datetime) -> Batch:
     """One live cycle: `get_live` per 50 names; good answers are records, bad ones rejects."""
     batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"models": len(names)})
@@ -178,9 +208,8 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
             missing += chunk
             continue
         data = fetched.data
-        error = _error_of(data)
-        if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
-            reason = f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
+        reason = live_answer_problem(data)
+        if reason:
             batch.rejects.append(Reject(reason, payload=data, key=f"request {i // LIVE_BATCH}"))
             missing += chunk
             continue
@@ -204,28 +233,20 @@ def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], s
         chunk_start = start
         while chunk_start <= end:
             chunk_end = min(end, chunk_start + timedelta(days=MAX_RANGE_DAYS - 1))
-            params = {"action": "get_activity", "domain": "cbhours", "username": name,
-                      "start_date": chunk_start.isoformat(), "end_date": chunk_end.isoformat(), "tzo": 0,
-                      "include_details": "true"}
+            params = activity_params(name, chunk_start, chunk_end)
             try:
                 fetched = client.get_json(res.url, params=params)
             except SourceError as exc:
                 batch.rejects.append(Reject(str(exc), body=exc.body or None, key=f"{name} {chunk_start}"))
             else:
-                data = fetched.data
-                error = _error_of(data)
-                if error and ERROR_300 in error:
-                    not_in_db += 1  # a fact about the model: landed, and it stops being asked for a while
-                    batch.records.append(data)
-                    batch.requests.append(fetched.url)
-                elif error or not isinstance(data, dict):
-                    batch.rejects.append(Reject(f"get_activity answered an error: {error}" if error else
-                                                "expected an object", payload=data, key=f"{name} {chunk_start}"))
+                kind, value = activity_answer(fetched.data)
+                if kind == "reject":
+                    batch.rejects.append(Reject(value, payload=fetched.data, key=f"{name} {chunk_start}"))
                 else:
-                    details = data.get("details") or {}
-                    segments += sum(len(v) for v in details.values() if isinstance(v, list)) if isinstance(
-                        details, dict) else 0
-                    batch.records.append(data)
+                    # Error Code:300 is a fact about the model: landed, and it stops being asked for a while
+                    not_in_db += kind == "error300"
+                    segments += value or 0
+                    batch.records.append(fetched.data)
                     batch.requests.append(fetched.url)
             chunk_start = chunk_end + timedelta(days=1)
         if progress is not None:

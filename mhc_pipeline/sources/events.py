@@ -231,10 +231,11 @@ def _answer(conn, fetched, client: HttpClient, schema: str, fetched_at: datetime
     return data
 
 
-def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: datetime, last_id: str | None,
-                 result: DrainResult, schema: str) -> str | None:
+def accept_events(events: list, last_id: str | None, batch: Batch, result: DrainResult) -> str | None:
+    """The events of one answer into `batch`: a malformed one is a reject, one at or below `last_id` (or
+    an earlier event of the answer) is dropped as replayed, an unknown method is counted and kept.
+    Returns the new last id."""
     last_key = id_key(last_id) if last_id else (-1, -1)
-    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[fetched.url])
     new_last = last_id
     for n, event in enumerate(events):
         problem = _problem(event)
@@ -249,15 +250,31 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
         if event["method"] not in METHODS:
             result.unknown_methods[event["method"]] = result.unknown_methods.get(event["method"], 0) + 1
         batch.records.append(event)
-    if batch.records:  # ids already in raw.events (a replay from before the cursor): never twice
-        with conn.cursor() as cur:
-            cur.execute(f"select payload->>'id' from {schema}.{TABLE} where payload->>'id' = any(%s)",
-                        ([e["id"] for e in batch.records],))
-            seen = {r[0] for r in cur.fetchall()}
-        conn.commit()
-        if seen:
-            result.replayed_dropped += len(seen)
-            batch.records = [e for e in batch.records if e["id"] not in seen]
+    return new_last
+
+
+def drop_landed(conn, batch: Batch, schema: str = "raw", *, other_batches_only: bool = False) -> int:
+    """Drop from `batch` the events whose id raw.events already holds (never twice, whoever landed it:
+    a replay from before the cursor, a saved answer replayed); `other_batches_only`: keep those held by
+    this very batch (a replay of the same file is then the same batch, a no-op). Returns how many."""
+    if not batch.records:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(f"select payload->>'id' from {schema}.{TABLE} where payload->>'id' = any(%s)"
+                    + (" and batch_id <> %s" if other_batches_only else ""),
+                    ([e["id"] for e in batch.records], *([str(batch.batch_id)] if other_batches_only else [])))
+        seen = {r[0] for r in cur.fetchall()}
+    conn.commit()
+    if seen:
+        batch.records = [e for e in batch.records if e["id"] not in seen]
+    return len(seen)
+
+
+def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: datetime, last_id: str | None,
+                 result: DrainResult, schema: str) -> str | None:
+    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[fetched.url])
+    new_last = accept_events(events, last_id, batch, result)
+    result.replayed_dropped += drop_landed(conn, batch, schema)  # ids already in raw.events: never twice
     if not batch.records and not batch.rejects:
         if new_last and new_last != last_id:
             with conn.cursor() as cur:

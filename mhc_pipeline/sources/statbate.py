@@ -202,11 +202,16 @@ def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, 
     except SourceError as exc:
         _reject(batch, exc, key)
         return None
-    data = fetched.data
-    if fetched.status == 404:
+    return info_answer(fetched.data, fetched.status, kind, key, fetched.url, batch)
+
+
+def info_answer(data: Any, status: int, kind: str, key: str, request: str, batch: Batch) -> Optional[bool]:
+    """One info answer (HTTP `status`) into `batch`: True (found), False (404 `{"error": ...}`: a fact,
+    landed), None (rejected with its reason)."""
+    if status == 404:
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             batch.records.append(data)
-            batch.requests.append(fetched.url)
+            batch.requests.append(request)
             batch.meta["not_found"] = batch.meta.get("not_found", 0) + 1
             return False
         batch.rejects.append(Reject("HTTP 404 without the documented {\"error\": ...} body", payload=data, key=key))
@@ -220,7 +225,7 @@ def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, 
         batch.rejects.append(Reject(problem, payload=data, key=key))
         return None
     batch.records.append(data)
-    batch.requests.append(fetched.url)
+    batch.requests.append(request)
     batch.meta["found"] = batch.meta.get("found", 0) + 1
     return True
 
@@ -230,7 +235,6 @@ def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, 
     """Every page of `name`'s tips in [start, end] into `batch`. Returns the newest tip time seen (or
     `start` when none) once every page was read; None when a page failed (the cursor then stays)."""
     url = res.endpoint(kind, name, "tips")
-    schema = MODEL_TIP_SCHEMA if kind == "model" else MEMBER_TIP_SCHEMA
     newest = start
     page = 1
     while page <= MAX_PAGES:
@@ -245,35 +249,48 @@ def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, 
             _reject(batch, exc, key)
             return None
         data = fetched.data
-        meta = data.get("meta") if isinstance(data, dict) else None
-        pagination = meta.get("pagination") if isinstance(meta, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list) or not isinstance(pagination, dict) \
-                or not isinstance(pagination.get("last_page"), int):
-            batch.rejects.append(Reject("expected {data: [...], meta: {pagination: {last_page: int, ...}}}",
-                                        payload=data, key=key))
+        read = tips_page(data, kind, key, fetched.url, batch)
+        if read is None:
             return None
-        good = []
-        for i, tip in enumerate(data["data"]):
-            problem = validate(tip, schema)
-            if problem is None:
-                try:
-                    tipped_at = parse_statbate_time(tip["time"])
-                except ValueError:
-                    problem = f"field 'time' is not a date-time: {tip['time'][:40]!r}"
-            if problem:
-                batch.rejects.append(Reject(problem, payload=tip, key=f"{key} row {i}"))
-                continue
-            newest = max(newest, tipped_at)
-            good.append(tip)
-        batch.meta["tips"] = batch.meta.get("tips", 0) + len(good)
-        batch.meta["pages"] = batch.meta.get("pages", 0) + 1
-        batch.records.append({**data, "data": good} if len(good) != len(data["data"]) else data)
-        batch.requests.append(fetched.url)
-        if not data["data"] or page >= pagination["last_page"]:
+        last_page, page_newest = read
+        newest = max(newest, page_newest or newest)
+        if not data["data"] or page >= last_page:
             return newest
         page += 1
     batch.rejects.append(Reject(f"more than {MAX_PAGES} pages of tips: stopped", key=f"{kind} {name} tips"))
     return None
+
+
+def tips_page(data: Any, kind: str, key: str, request: str,
+              batch: Batch) -> Optional[tuple[int, Optional[datetime]]]:
+    """One tips page into `batch` (bad tips quarantined and removed from it, the rest of the page lands):
+    its `last_page` and the time of its newest good tip (None without one); None when the page has the
+    wrong shape (rejected)."""
+    meta = data.get("meta") if isinstance(data, dict) else None
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list) or not isinstance(pagination, dict) \
+            or not isinstance(pagination.get("last_page"), int):
+        batch.rejects.append(Reject("expected {data: [...], meta: {pagination: {last_page: int, ...}}}",
+                                    payload=data, key=key))
+        return None
+    schema = MODEL_TIP_SCHEMA if kind == "model" else MEMBER_TIP_SCHEMA
+    good, times = [], []
+    for i, tip in enumerate(data["data"]):
+        problem = validate(tip, schema)
+        if problem is None:
+            try:
+                times.append(parse_statbate_time(tip["time"]))
+            except ValueError:
+                problem = f"field 'time' is not a date-time: {tip['time'][:40]!r}"
+        if problem:
+            batch.rejects.append(Reject(problem, payload=tip, key=f"{key} row {i}"))
+            continue
+        good.append(tip)
+    batch.meta["tips"] = batch.meta.get("tips", 0) + len(good)
+    batch.meta["pages"] = batch.meta.get("pages", 0) + 1
+    batch.records.append({**data, "data": good} if len(good) != len(data["data"]) else data)
+    batch.requests.append(request)
+    return pagination["last_page"], max(times, default=None)
 
 
 def collect(client: HttpClient, res: StatBateResource, *, models: list[str], members: list[str],
