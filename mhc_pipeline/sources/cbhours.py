@@ -13,9 +13,12 @@
   default 24 h) instead of being asked every minute.
 """
 
+import re
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator, Optional
+from urllib.parse import urlencode
 
 import dagster as dg
 
@@ -253,6 +256,82 @@ def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], s
             progress.update(1)
     batch.meta.update(models=len(names), segments=segments, not_in_trophy_db=not_in_db,
                       requests=client.requests, retries=client.retries)
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays (`mhc land cbhours-live|cbhours-activity FILE --fetched-at TS`): a saved answer lands through the
+# same checks as a live one, with the identity the live fetch at that time would have had.
+_USERNAME = re.compile(r"^[A-Za-z0-9_]+$")
+LIVE_SHAPE = '{"server_status": "up", "data": {"<username>": {"room_status": ...}, ...}}'
+ACTIVITY_SHAPE = '{"status": true, "model": ..., "activity": {...}, "details": {...}} or {"status": "error", ...}'
+
+
+def live_batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved `get_live` answer (or a list of them: one cycle) as the live cycle at `fetched_at` would
+    have landed it: good answers are rows, error answers are quarantined with the live path's reason."""
+    data = load.read_saved_json(path)
+    answers = data if isinstance(data, list) else [data]
+    for n, answer in enumerate(answers):
+        if not isinstance(answer, dict) or not ("data" in answer or _error_of(answer)):
+            where = f"answer {n} of {len(answers)} in {path.name}" if isinstance(data, list) else path.name
+            raise ValueError(f"{where} is not a saved CBHours get_live answer: expected {LIVE_SHAPE} (or a list "
+                             "of them); save the answer of action=get_live as it came")
+    if not answers:
+        raise ValueError(f"{path.name} is an empty list: expected {LIVE_SHAPE} (or a list of them)")
+    batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"replayed_from": path.name})
+    online = offline = 0
+    for n, answer in enumerate(answers):
+        reason = live_answer_problem(answer)
+        if reason:
+            batch.rejects.append(Reject(reason, payload=answer, key=f"answer {n}"))
+            continue
+        up, down = live_counts(answer)
+        online, offline = online + up, offline + down
+        batch.records.append(answer)
+    batch.requests = [f"file://{path.name}"]
+    batch.meta.update(online=online, offline=offline)
+    return batch
+
+
+def activity_batch_from_file(path: Path, fetched_at: datetime, username: str | None = None) -> Batch:
+    """A saved `get_activity` answer (asked with tzo=0, as the live path asks) as the live fetch at
+    `fetched_at` would have landed it. Its model is the answer's `model`, else `username` (an error answer
+    does not name it); the days asked are taken as its first to last day. The request column is
+    `file://<name>?action=get_activity&username=...&start_date=...&end_date=...&tzo=0...`: staging reads the
+    model, the days and tzo from it, as from a live request."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not ({"status", "model", "activity", "details"} & set(data)):
+        raise ValueError(f"{path.name} is not a saved CBHours get_activity answer: expected {ACTIVITY_SHAPE}")
+    model = data.get("model").strip() if isinstance(data.get("model"), str) and data["model"].strip() else None
+    name = (username or "").strip() or model
+    if model and username and model.lower() != username.strip().lower():
+        raise ValueError(f"{path.name} is the answer for {model!r}, not for --username {username!r}: leave "
+                         "--username out or give the answer's own model")
+    if not name:
+        raise ValueError(f"{path.name} does not name its model (an error answer has no 'model'): give the "
+                         "username it was asked for with --username NAME")
+    if not _USERNAME.match(name):
+        raise ValueError(f"{name!r} is not a CBHours username (letters, digits and _ only)")
+    name = name.lower()
+    days: set[date] = set()
+    for key in ("activity", "details"):
+        if isinstance(data.get(key), dict):
+            for day in data[key]:
+                try:
+                    days.add(date.fromisoformat(str(day)))
+                except ValueError:
+                    pass
+    start, end = (min(days), max(days)) if days else (None, None)
+    batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at,
+                  scope=f"{start}..{end}" if days else "", meta={"replayed_from": path.name, "models": 1})
+    kind, value = activity_answer(data)
+    if kind == "reject":
+        batch.rejects.append(Reject(value, payload=data, key=f"{name} {start or 'answer'}"))
+    else:
+        batch.records.append(data)
+        batch.requests.append(f"file://{path.name}?{urlencode(activity_params(name, start, end))}")
+    batch.meta.update(segments=value if kind == "ok" else 0, not_in_trophy_db=int(kind == "error300"))
     return batch
 
 

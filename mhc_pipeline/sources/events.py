@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -291,6 +292,41 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
         result.reasons.extend(r.reason for r in batch.rejects[:metadata.FIRST_REASONS - len(result.reasons)])
     result.batches += 0 if landed.already_landed else 1
     return new_last
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays (`mhc land events FILE --fetched-at TS`). An event's identity is its id, not the time of the
+# answer that carried it (its time is the id's milliseconds, in staging): a saved answer lands the events
+# raw.events does not hold yet, whoever landed the others (the live drain or an earlier replay), as one
+# batch identified by the file's id range, so the same file again is the same batch, a no-op, at any
+# --fetched-at. The live cursor is not moved: the drain skips, by id, what a replay landed.
+ANSWER_SHAPE = '{"events": [{"method": ..., "id": "<ms>-<seq>", "object": {...}}, ...], "nextUrl": ...}'
+
+
+def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved Events API answer (or its HTTP 400 "waited too long" variant) as a batch: the same checks
+    as a live answer (malformed events quarantined, unknown methods kept, ids ascending). Before landing
+    it, `before_replay()` drops the events already landed."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ValueError(f"{path.name} is not a saved Events API answer: expected {ANSWER_SHAPE}")
+    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[f"file://{path.name}"],
+                  meta={"replayed_from": path.name})
+    counts = DrainResult()
+    last = accept_events(data["events"], None, batch, counts)  # no cursor: every id is new to the file
+    if batch.records:
+        broadcaster = batch.records[0]["object"].get("broadcaster")
+        feed = f"replay:{broadcaster.lower() if isinstance(broadcaster, str) else ''}"
+        batch.key = f"{feed}|{batch.records[0]['id']}..{last}"
+    batch.meta.update(events=len(batch.records), replayed_dropped=counts.replayed_dropped,
+                      unknown_methods=sum(counts.unknown_methods.values()))
+    return batch
+
+
+def before_replay(conn, batch: Batch, schema: str = "raw") -> None:
+    """Drop the replayed events raw.events already holds in another batch (`mhc land`, before landing)."""
+    load.ensure_raw_index(conn, TABLE, "(payload->>'id')", "events_event_id", schema)
+    batch.meta["already_landed"] = drop_landed(conn, batch, schema, other_batches_only=True)
 
 
 # ---------------------------------------------------------------------------------------------------

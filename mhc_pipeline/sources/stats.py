@@ -27,6 +27,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -229,6 +230,18 @@ def snapshot_batch(data: dict, fetched_at: datetime, *, request: str, username: 
     else:
         batch.records.append(data)
     return batch, problem
+
+
+def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved Stats API answer (one JSON object; `mhc land stats`) as the live cycle at `fetched_at`
+    would have landed it: same checks, same identity (the answer's username). The token is not in it."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or not data["username"].strip():
+        raise ValueError(f"{path.name} is not a saved Stats API answer: expected one object "
+                         '{"username": ..., "token_balance": ..., "num_followers": ..., ...}')
+    batch, _ = snapshot_batch(data, fetched_at, request=f"file://{path.name}",
+                              username=data["username"].strip().lower(), meta={"replayed_from": path.name})
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------------
