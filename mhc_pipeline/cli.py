@@ -4,6 +4,7 @@
     mhc dev [--port 3000]            dagster dev (UI + schedules) on the same database and the simulator
     mhc simulate [--rooms N]         serve the source simulator on 127.0.0.1
     mhc land SOURCE FILE --fetched-at TS   land a saved API response exactly as a live fetch would
+                                     (affiliate, cbhours-live, cbhours-activity, events, stats, statbate-*)
     mhc build [--full-refresh]                dbt build (through Dagster, so it shows in the UI)
     mhc build --as-of TS [--into SCHEMA]      the merged state as it was at TS, into its own schema
     mhc docs [--port 8080] [--no-serve]   generate the dbt docs site (static) and serve it on 127.0.0.1
@@ -690,7 +691,12 @@ def cmd_land(args: argparse.Namespace) -> int:
 
     settings.prepare_env(check=False)
     if args.source not in REPLAYABLE:
-        print(f"unknown source {args.source!r}; one of: {', '.join(sorted(REPLAYABLE))}", file=sys.stderr)
+        print(f"unknown source {args.source!r}; one of: {', '.join(REPLAYABLE)}", file=sys.stderr)
+        return 2
+    replay = REPLAYABLE[args.source]
+    if args.username and not replay.username:
+        print(f"error: {args.source} answers name their person; --username is only for "
+              f"{', '.join(n for n, r in REPLAYABLE.items() if r.username)}. Nothing was landed.", file=sys.stderr)
         return 2
     try:
         fetched_at = parse_time(args.fetched_at)
@@ -699,30 +705,45 @@ def cmd_land(args: argparse.Namespace) -> int:
               "2026-11-20T17:55:00Z (UTC when it has no offset)", file=sys.stderr)
         return 2
     try:
-        batch = REPLAYABLE[args.source](Path(args.file), fetched_at)
+        extra = {"username": args.username} if replay.username else {}
+        batch = replay.read(Path(args.file), fetched_at, **extra)
     except ValueError as exc:  # one line naming what is wrong with the file and the fix; nothing landed
         print(f"error: {exc}. Nothing was landed.", file=sys.stderr)
         return 2
     url = _ensure_database()
+    schema = settings.get("MHC_RAW_SCHEMA")
     with db.connection(url) as conn:
-        landed = load.land(conn, batch, schema=settings.get("MHC_RAW_SCHEMA"), replace=args.replace)
+        if replay.before_land is not None:
+            load.ensure_raw_table(conn, batch.table, schema)
+            replay.before_land(conn, batch, schema)
+            if not batch.records and not batch.rejects:  # as live: an answer with nothing new lands nothing
+                held = batch.meta.get("already_landed", 0)
+                print(f"{args.source} {fetched_at.isoformat()}: nothing to land, nothing changed"
+                      + (f" ({held} already in raw.{batch.table}, by id)" if held else " (no events in it)"))
+                return 0
+        landed = load.land(conn, batch, schema=schema, replace=args.replace)
+    identity = "these event ids" if batch.key else "this source and time"
     if landed.already_landed and landed.differs is not False:
         held = (f"a different batch of {landed.held_rows} rows" if landed.differs
                 else f"a batch of {landed.held_rows} rows (landed before batches kept a digest of their content)")
-        print(f"error: {args.source} {fetched_at.isoformat()}: {held} is already landed for this source and time "
+        print(f"error: {args.source} {fetched_at.isoformat()}: {held} is already landed for {identity} "
               f"(this file: {len(batch.records)} rows, {len(batch.rejects)} quarantined). Nothing changed. Land it "
               "with --replace to replace the held batch", file=sys.stderr)
         return 1
     state = ("already landed, nothing changed" if landed.already_landed
              else "replaced the batch held for this time; landed" if landed.replaced else "landed")
+    extras = []
+    if "duplicates" in batch.meta:
+        extras.append(f"{batch.meta['duplicates']} duplicates dropped")
+    if batch.meta.get("already_landed"):
+        extras.append(f"{batch.meta['already_landed']} already in raw.{batch.table} (by id) skipped")
     print(f"{args.source} {fetched_at.isoformat()}: {state}: {landed.rows} rows into raw.{batch.table}, "
-          f"{landed.quarantined} quarantined, {batch.meta.get('duplicates', 0)} duplicates dropped "
-          f"(batch {landed.batch_id})")
+          f"{landed.quarantined} quarantined{''.join(', ' + e for e in extras)} (batch {landed.batch_id})")
     for reject in batch.rejects[:5]:
         print(f"  quarantined: {reject.key}: {reject.reason}")
     if landed.replaced:
         print("  the history tables keep what the replaced batch added: run `mhc build --full-refresh` if this "
-              "file dropped rooms the replaced one had")
+              "file dropped rows the replaced one had")
     return 0
 
 
@@ -971,6 +992,26 @@ def cmd_env_example(args: argparse.Namespace) -> int:
     return 0
 
 
+LAND_HELP = """\
+Land a saved API answer exactly as a live fetch at --fetched-at would have landed it: the same checks,
+quarantine and raw table. The same file at the same time twice is once; a different file at a held time
+is refused unless --replace. Save the answer as the API sent it:
+
+  affiliate             a page of onlinerooms ({"results": [...], "count": N}), a list of pages, or the
+                        legacy bare array of rooms
+  cbhours-live          the answer of api.php?action=get_live (or a list of them: one cycle)
+  cbhours-activity      the answer of api.php?action=get_activity&...&tzo=0&include_details=true; an error
+                        answer does not name its model: add --username NAME
+  events                one answer of the Events API feed ({"events": [...], "nextUrl": ...}); events are
+                        identified by their ids: those already landed are skipped, the live cursor stays
+  stats                 the Stats API answer (one object)
+  statbate-model-info   the answer of /model/<site>/<name>/info; a 404 body needs --username NAME
+  statbate-member-info  the answer of /members/<site>/<name>/info; a 404 body needs --username NAME
+  statbate-tips         a page of /model/<site>/<name>/tips or /members/<site>/<name>/tips (or a list of
+                        one person's pages); the side and the person are read from its meta
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mhc", description="mhc-pipeline: ELT for the MHC Control Panel")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (secrets are redacted)")
@@ -983,12 +1024,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rooms", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--port", type=int, default=None)
-    p = sub.add_parser("land", help="land a saved API response as a live fetch would")
-    p.add_argument("source")
-    p.add_argument("file")
+    p = sub.add_parser("land", help="land a saved API response as a live fetch would",
+                       description=LAND_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="affiliate, cbhours-live, cbhours-activity, events, stats, statbate-model-info, "
+                                  "statbate-member-info or statbate-tips")
+    p.add_argument("file", help="the answer as the API sent it (JSON, UTF-8)")
     p.add_argument("--fetched-at", required=True, help="ISO-8601 time of the original fetch (UTC if no offset)")
     p.add_argument("--replace", action="store_true",
                    help="replace a different batch already landed for this source and time")
+    p.add_argument("--username", default=None,
+                   help="the person the answer was asked about, when it does not name them (cbhours-activity "
+                        "error answers, StatBate 404 bodies)")
     p = sub.add_parser("import-follows", help="land a saved page or export file of a follow list")
     p.add_argument("direction", choices=["following", "followers"])
     p.add_argument("file")

@@ -13,9 +13,12 @@
   default 24 h) instead of being asked every minute.
 """
 
+import re
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator, Optional
+from urllib.parse import urlencode
 
 import dagster as dg
 
@@ -163,6 +166,36 @@ def live_counts(data: dict) -> tuple[int, int]:
     return online, len(entries) - online
 
 
+def live_answer_problem(data: Any) -> str | None:
+    """Why one `get_live` answer cannot be landed (an error body, or no `data` object), or None."""
+    error = _error_of(data)
+    if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
+        return f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
+    return None
+
+
+def activity_params(name: str, start: date | None, end: date | None) -> dict[str, Any]:
+    """The query of a `get_activity` request (details, tzo=0); staging reads username, dates and tzo from it."""
+    params: dict[str, Any] = {"action": "get_activity", "domain": "cbhours", "username": name}
+    if start is not None and end is not None:
+        params.update(start_date=start.isoformat(), end_date=end.isoformat())
+    params.update(tzo=0, include_details="true")
+    return params
+
+
+def activity_answer(data: Any) -> tuple[str, Any]:
+    """What one `get_activity` answer is: ("ok", its segment count), ("error300", None): a fact about the
+    model, landed like an answer; or ("reject", the reason)."""
+    error = _error_of(data)
+    if error and ERROR_300 in error:
+        return "error300", None
+    if error or not isinstance(data, dict):
+        return "reject", f"get_activity answered an error: {error}" if error else "expected an object"
+    details = data.get("details") or {}
+    segments = sum(len(v) for v in details.values() if isinstance(v, list)) if isinstance(details, dict) else 0
+    return "ok", segments
+
+
 def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetched_at: datetime) -> Batch:
     """One live cycle: `get_live` per 50 names; good answers are records, bad ones rejects."""
     batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"models": len(names)})
@@ -178,9 +211,8 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
             missing += chunk
             continue
         data = fetched.data
-        error = _error_of(data)
-        if error or not isinstance(data, dict) or not isinstance(data.get("data"), (dict, list)):
-            reason = f"get_live answered an error: {error}" if error else "expected an object with a 'data' object"
+        reason = live_answer_problem(data)
+        if reason:
             batch.rejects.append(Reject(reason, payload=data, key=f"request {i // LIVE_BATCH}"))
             missing += chunk
             continue
@@ -204,34 +236,102 @@ def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], s
         chunk_start = start
         while chunk_start <= end:
             chunk_end = min(end, chunk_start + timedelta(days=MAX_RANGE_DAYS - 1))
-            params = {"action": "get_activity", "domain": "cbhours", "username": name,
-                      "start_date": chunk_start.isoformat(), "end_date": chunk_end.isoformat(), "tzo": 0,
-                      "include_details": "true"}
+            params = activity_params(name, chunk_start, chunk_end)
             try:
                 fetched = client.get_json(res.url, params=params)
             except SourceError as exc:
                 batch.rejects.append(Reject(str(exc), body=exc.body or None, key=f"{name} {chunk_start}"))
             else:
-                data = fetched.data
-                error = _error_of(data)
-                if error and ERROR_300 in error:
-                    not_in_db += 1  # a fact about the model: landed, and it stops being asked for a while
-                    batch.records.append(data)
-                    batch.requests.append(fetched.url)
-                elif error or not isinstance(data, dict):
-                    batch.rejects.append(Reject(f"get_activity answered an error: {error}" if error else
-                                                "expected an object", payload=data, key=f"{name} {chunk_start}"))
+                kind, value = activity_answer(fetched.data)
+                if kind == "reject":
+                    batch.rejects.append(Reject(value, payload=fetched.data, key=f"{name} {chunk_start}"))
                 else:
-                    details = data.get("details") or {}
-                    segments += sum(len(v) for v in details.values() if isinstance(v, list)) if isinstance(
-                        details, dict) else 0
-                    batch.records.append(data)
+                    # Error Code:300 is a fact about the model: landed, and it stops being asked for a while
+                    not_in_db += kind == "error300"
+                    segments += value or 0
+                    batch.records.append(fetched.data)
                     batch.requests.append(fetched.url)
             chunk_start = chunk_end + timedelta(days=1)
         if progress is not None:
             progress.update(1)
     batch.meta.update(models=len(names), segments=segments, not_in_trophy_db=not_in_db,
                       requests=client.requests, retries=client.retries)
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays (`mhc land cbhours-live|cbhours-activity FILE --fetched-at TS`): a saved answer lands through the
+# same checks as a live one, with the identity the live fetch at that time would have had.
+_USERNAME = re.compile(r"^[A-Za-z0-9_]+$")
+LIVE_SHAPE = '{"server_status": "up", "data": {"<username>": {"room_status": ...}, ...}}'
+ACTIVITY_SHAPE = '{"status": true, "model": ..., "activity": {...}, "details": {...}} or {"status": "error", ...}'
+
+
+def live_batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved `get_live` answer (or a list of them: one cycle) as the live cycle at `fetched_at` would
+    have landed it: good answers are rows, error answers are quarantined with the live path's reason."""
+    data = load.read_saved_json(path)
+    answers = data if isinstance(data, list) else [data]
+    for n, answer in enumerate(answers):
+        if not isinstance(answer, dict) or not ("data" in answer or _error_of(answer)):
+            where = f"answer {n} of {len(answers)} in {path.name}" if isinstance(data, list) else path.name
+            raise ValueError(f"{where} is not a saved CBHours get_live answer: expected {LIVE_SHAPE} (or a list "
+                             "of them); save the answer of action=get_live as it came")
+    if not answers:
+        raise ValueError(f"{path.name} is an empty list: expected {LIVE_SHAPE} (or a list of them)")
+    batch = Batch(source=SOURCE, table=LIVE_TABLE, fetched_at=fetched_at, meta={"replayed_from": path.name})
+    online = offline = 0
+    for n, answer in enumerate(answers):
+        reason = live_answer_problem(answer)
+        if reason:
+            batch.rejects.append(Reject(reason, payload=answer, key=f"answer {n}"))
+            continue
+        up, down = live_counts(answer)
+        online, offline = online + up, offline + down
+        batch.records.append(answer)
+    batch.requests = [f"file://{path.name}"]
+    batch.meta.update(online=online, offline=offline)
+    return batch
+
+
+def activity_batch_from_file(path: Path, fetched_at: datetime, username: str | None = None) -> Batch:
+    """A saved `get_activity` answer (asked with tzo=0, as the live path asks) as the live fetch at
+    `fetched_at` would have landed it. Its model is the answer's `model`, else `username` (an error answer
+    does not name it); the days asked are taken as its first to last day. The request column is
+    `file://<name>?action=get_activity&username=...&start_date=...&end_date=...&tzo=0...`: staging reads the
+    model, the days and tzo from it, as from a live request."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not ({"status", "model", "activity", "details"} & set(data)):
+        raise ValueError(f"{path.name} is not a saved CBHours get_activity answer: expected {ACTIVITY_SHAPE}")
+    model = data.get("model").strip() if isinstance(data.get("model"), str) and data["model"].strip() else None
+    name = (username or "").strip() or model
+    if model and username and model.lower() != username.strip().lower():
+        raise ValueError(f"{path.name} is the answer for {model!r}, not for --username {username!r}: leave "
+                         "--username out or give the answer's own model")
+    if not name:
+        raise ValueError(f"{path.name} does not name its model (an error answer has no 'model'): give the "
+                         "username it was asked for with --username NAME")
+    if not _USERNAME.match(name):
+        raise ValueError(f"{name!r} is not a CBHours username (letters, digits and _ only)")
+    name = name.lower()
+    days: set[date] = set()
+    for key in ("activity", "details"):
+        if isinstance(data.get(key), dict):
+            for day in data[key]:
+                try:
+                    days.add(date.fromisoformat(str(day)))
+                except ValueError:
+                    pass
+    start, end = (min(days), max(days)) if days else (None, None)
+    batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at,
+                  scope=f"{start}..{end}" if days else "", meta={"replayed_from": path.name, "models": 1})
+    kind, value = activity_answer(data)
+    if kind == "reject":
+        batch.rejects.append(Reject(value, payload=data, key=f"{name} {start or 'answer'}"))
+    else:
+        batch.records.append(data)
+        batch.requests.append(f"file://{path.name}?{urlencode(activity_params(name, start, end))}")
+    batch.meta.update(segments=value if kind == "ok" else 0, not_in_trophy_db=int(kind == "error300"))
     return batch
 
 

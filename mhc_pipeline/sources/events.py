@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -231,10 +232,11 @@ def _answer(conn, fetched, client: HttpClient, schema: str, fetched_at: datetime
     return data
 
 
-def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: datetime, last_id: str | None,
-                 result: DrainResult, schema: str) -> str | None:
+def accept_events(events: list, last_id: str | None, batch: Batch, result: DrainResult) -> str | None:
+    """The events of one answer into `batch`: a malformed one is a reject, one at or below `last_id` (or
+    an earlier event of the answer) is dropped as replayed, an unknown method is counted and kept.
+    Returns the new last id."""
     last_key = id_key(last_id) if last_id else (-1, -1)
-    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[fetched.url])
     new_last = last_id
     for n, event in enumerate(events):
         problem = _problem(event)
@@ -249,15 +251,31 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
         if event["method"] not in METHODS:
             result.unknown_methods[event["method"]] = result.unknown_methods.get(event["method"], 0) + 1
         batch.records.append(event)
-    if batch.records:  # ids already in raw.events (a replay from before the cursor): never twice
-        with conn.cursor() as cur:
-            cur.execute(f"select payload->>'id' from {schema}.{TABLE} where payload->>'id' = any(%s)",
-                        ([e["id"] for e in batch.records],))
-            seen = {r[0] for r in cur.fetchall()}
-        conn.commit()
-        if seen:
-            result.replayed_dropped += len(seen)
-            batch.records = [e for e in batch.records if e["id"] not in seen]
+    return new_last
+
+
+def drop_landed(conn, batch: Batch, schema: str = "raw", *, other_batches_only: bool = False) -> int:
+    """Drop from `batch` the events whose id raw.events already holds (never twice, whoever landed it:
+    a replay from before the cursor, a saved answer replayed); `other_batches_only`: keep those held by
+    this very batch (a replay of the same file is then the same batch, a no-op). Returns how many."""
+    if not batch.records:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(f"select payload->>'id' from {schema}.{TABLE} where payload->>'id' = any(%s)"
+                    + (" and batch_id <> %s" if other_batches_only else ""),
+                    ([e["id"] for e in batch.records], *([str(batch.batch_id)] if other_batches_only else [])))
+        seen = {r[0] for r in cur.fetchall()}
+    conn.commit()
+    if seen:
+        batch.records = [e for e in batch.records if e["id"] not in seen]
+    return len(seen)
+
+
+def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: datetime, last_id: str | None,
+                 result: DrainResult, schema: str) -> str | None:
+    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[fetched.url])
+    new_last = accept_events(events, last_id, batch, result)
+    result.replayed_dropped += drop_landed(conn, batch, schema)  # ids already in raw.events: never twice
     if not batch.records and not batch.rejects:
         if new_last and new_last != last_id:
             with conn.cursor() as cur:
@@ -274,6 +292,41 @@ def _land_answer(conn, res: EventsResource, events: list, fetched, fetched_at: d
         result.reasons.extend(r.reason for r in batch.rejects[:metadata.FIRST_REASONS - len(result.reasons)])
     result.batches += 0 if landed.already_landed else 1
     return new_last
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays (`mhc land events FILE --fetched-at TS`). An event's identity is its id, not the time of the
+# answer that carried it (its time is the id's milliseconds, in staging): a saved answer lands the events
+# raw.events does not hold yet, whoever landed the others (the live drain or an earlier replay), as one
+# batch identified by the file's id range, so the same file again is the same batch, a no-op, at any
+# --fetched-at. The live cursor is not moved: the drain skips, by id, what a replay landed.
+ANSWER_SHAPE = '{"events": [{"method": ..., "id": "<ms>-<seq>", "object": {...}}, ...], "nextUrl": ...}'
+
+
+def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved Events API answer (or its HTTP 400 "waited too long" variant) as a batch: the same checks
+    as a live answer (malformed events quarantined, unknown methods kept, ids ascending). Before landing
+    it, `before_replay()` drops the events already landed."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ValueError(f"{path.name} is not a saved Events API answer: expected {ANSWER_SHAPE}")
+    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[f"file://{path.name}"],
+                  meta={"replayed_from": path.name})
+    counts = DrainResult()
+    last = accept_events(data["events"], None, batch, counts)  # no cursor: every id is new to the file
+    if batch.records:
+        broadcaster = batch.records[0]["object"].get("broadcaster")
+        feed = f"replay:{broadcaster.lower() if isinstance(broadcaster, str) else ''}"
+        batch.key = f"{feed}|{batch.records[0]['id']}..{last}"
+    batch.meta.update(events=len(batch.records), replayed_dropped=counts.replayed_dropped,
+                      unknown_methods=sum(counts.unknown_methods.values()))
+    return batch
+
+
+def before_replay(conn, batch: Batch, schema: str = "raw") -> None:
+    """Drop the replayed events raw.events already holds in another batch (`mhc land`, before landing)."""
+    load.ensure_raw_index(conn, TABLE, "(payload->>'id')", "events_event_id", schema)
+    batch.meta["already_landed"] = drop_landed(conn, batch, schema, other_batches_only=True)
 
 
 # ---------------------------------------------------------------------------------------------------

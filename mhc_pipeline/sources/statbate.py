@@ -30,9 +30,11 @@ header and is redacted from every log line, error, table and metadata value.
 """
 
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import quote
 
@@ -202,11 +204,16 @@ def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, 
     except SourceError as exc:
         _reject(batch, exc, key)
         return None
-    data = fetched.data
-    if fetched.status == 404:
+    return info_answer(fetched.data, fetched.status, kind, key, fetched.url, batch)
+
+
+def info_answer(data: Any, status: int, kind: str, key: str, request: str, batch: Batch) -> Optional[bool]:
+    """One info answer (HTTP `status`) into `batch`: True (found), False (404 `{"error": ...}`: a fact,
+    landed), None (rejected with its reason)."""
+    if status == 404:
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             batch.records.append(data)
-            batch.requests.append(fetched.url)
+            batch.requests.append(request)
             batch.meta["not_found"] = batch.meta.get("not_found", 0) + 1
             return False
         batch.rejects.append(Reject("HTTP 404 without the documented {\"error\": ...} body", payload=data, key=key))
@@ -220,7 +227,7 @@ def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, 
         batch.rejects.append(Reject(problem, payload=data, key=key))
         return None
     batch.records.append(data)
-    batch.requests.append(fetched.url)
+    batch.requests.append(request)
     batch.meta["found"] = batch.meta.get("found", 0) + 1
     return True
 
@@ -230,7 +237,6 @@ def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, 
     """Every page of `name`'s tips in [start, end] into `batch`. Returns the newest tip time seen (or
     `start` when none) once every page was read; None when a page failed (the cursor then stays)."""
     url = res.endpoint(kind, name, "tips")
-    schema = MODEL_TIP_SCHEMA if kind == "model" else MEMBER_TIP_SCHEMA
     newest = start
     page = 1
     while page <= MAX_PAGES:
@@ -245,35 +251,48 @@ def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, 
             _reject(batch, exc, key)
             return None
         data = fetched.data
-        meta = data.get("meta") if isinstance(data, dict) else None
-        pagination = meta.get("pagination") if isinstance(meta, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list) or not isinstance(pagination, dict) \
-                or not isinstance(pagination.get("last_page"), int):
-            batch.rejects.append(Reject("expected {data: [...], meta: {pagination: {last_page: int, ...}}}",
-                                        payload=data, key=key))
+        read = tips_page(data, kind, key, fetched.url, batch)
+        if read is None:
             return None
-        good = []
-        for i, tip in enumerate(data["data"]):
-            problem = validate(tip, schema)
-            if problem is None:
-                try:
-                    tipped_at = parse_statbate_time(tip["time"])
-                except ValueError:
-                    problem = f"field 'time' is not a date-time: {tip['time'][:40]!r}"
-            if problem:
-                batch.rejects.append(Reject(problem, payload=tip, key=f"{key} row {i}"))
-                continue
-            newest = max(newest, tipped_at)
-            good.append(tip)
-        batch.meta["tips"] = batch.meta.get("tips", 0) + len(good)
-        batch.meta["pages"] = batch.meta.get("pages", 0) + 1
-        batch.records.append({**data, "data": good} if len(good) != len(data["data"]) else data)
-        batch.requests.append(fetched.url)
-        if not data["data"] or page >= pagination["last_page"]:
+        last_page, page_newest = read
+        newest = max(newest, page_newest or newest)
+        if not data["data"] or page >= last_page:
             return newest
         page += 1
     batch.rejects.append(Reject(f"more than {MAX_PAGES} pages of tips: stopped", key=f"{kind} {name} tips"))
     return None
+
+
+def tips_page(data: Any, kind: str, key: str, request: str,
+              batch: Batch) -> Optional[tuple[int, Optional[datetime]]]:
+    """One tips page into `batch` (bad tips quarantined and removed from it, the rest of the page lands):
+    its `last_page` and the time of its newest good tip (None without one); None when the page has the
+    wrong shape (rejected)."""
+    meta = data.get("meta") if isinstance(data, dict) else None
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list) or not isinstance(pagination, dict) \
+            or not isinstance(pagination.get("last_page"), int):
+        batch.rejects.append(Reject("expected {data: [...], meta: {pagination: {last_page: int, ...}}}",
+                                    payload=data, key=key))
+        return None
+    schema = MODEL_TIP_SCHEMA if kind == "model" else MEMBER_TIP_SCHEMA
+    good, times = [], []
+    for i, tip in enumerate(data["data"]):
+        problem = validate(tip, schema)
+        if problem is None:
+            try:
+                times.append(parse_statbate_time(tip["time"]))
+            except ValueError:
+                problem = f"field 'time' is not a date-time: {tip['time'][:40]!r}"
+        if problem:
+            batch.rejects.append(Reject(problem, payload=tip, key=f"{key} row {i}"))
+            continue
+        good.append(tip)
+    batch.meta["tips"] = batch.meta.get("tips", 0) + len(good)
+    batch.meta["pages"] = batch.meta.get("pages", 0) + 1
+    batch.records.append({**data, "data": good} if len(good) != len(data["data"]) else data)
+    batch.requests.append(request)
+    return pagination["last_page"], max(times, default=None)
 
 
 def collect(client: HttpClient, res: StatBateResource, *, models: list[str], members: list[str],
@@ -371,6 +390,94 @@ def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username
                                  scope=scope, schema=schema)
         raise StatBateAuthError(f"StatBate refused the token (HTTP {exc.status}): {TOKEN_HELP}. {exc}")
     return collected, landed
+
+
+# ---------------------------------------------------------------------------------------------------
+# Replays (`mhc land statbate-model-info|statbate-member-info|statbate-tips FILE --fetched-at TS`): one
+# saved answer of one person lands through the same checks as a live one, with the identity of an on-demand
+# look-up of that person at that time (scope `lookup:<name>`); no tip cursor moves (tips are unique
+# downstream by their own identity). Staging reads the site, the side and the person from the request URL,
+# so the request column is `file://<file>?path=/<model|members>/<site>/<name>/<info|tips>`.
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+INFO_SHAPE = '{"data": {"name": ..., ...}, "meta": {...}} or the 404 body {"error": "... not found"}'
+TIPS_SHAPE = '{"data": [tips], "meta": {"model"|"member": {"id", "name"}, "pagination": {"last_page": ...}}}'
+
+
+def _replay_request(path: Path, kind: str, site: str, name: str, what: str) -> str:
+    side = "model" if kind == "model" else "members"
+    return f"file://{path.name}?path=/{side}/{quote(site)}/{quote(name)}/{what}"
+
+
+def _replay_name(path: Path, named: Any, username: Optional[str], what: str) -> str:
+    """The person a saved answer is about: the name it carries, else --username (they must agree)."""
+    named = named.strip() if isinstance(named, str) and named.strip() else None
+    given = (username or "").strip() or None
+    if named and given and named.lower() != given.lower():
+        raise ValueError(f"{path.name} is the {what} of {named!r}, not of --username {given!r}: leave --username "
+                         "out or give the answer's own name")
+    name = given or named
+    if not name:
+        raise ValueError(f"{path.name} does not name its person (a 404 body does not): give the username it "
+                         "was asked for with --username NAME")
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a username (letters, digits and _ only)")
+    return name.lower()
+
+
+def info_batch_from_file(path: Path, fetched_at: datetime, kind: str, username: Optional[str] = None) -> Batch:
+    """A saved model info (`kind` "model") or member info ("member") answer as the look-up of its person
+    at `fetched_at` would have landed it. A 404 body `{"error": "Model not found"}` is landed as the fact
+    it is (it needs --username: it does not name the person)."""
+    other = "member" if kind == "model" else "model"
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not ("data" in data or isinstance(data.get("error"), str)):
+        raise ValueError(f"{path.name} is not a saved StatBate {kind} info answer: expected {INFO_SHAPE}")
+    error = data.get("error") if "data" not in data else None
+    if error is not None and "not found" not in error.lower():
+        raise ValueError(f"{path.name} is the StatBate error {error[:60]!r}, not an info answer: land only "
+                         "answers and their 404 'not found' bodies")
+    inner = data.get("data") if isinstance(data.get("data"), dict) else {}
+    own_id, other_id = ("rid", "did") if kind == "model" else ("did", "rid")  # model id vs donor (member) id
+    if (error or "").lower().startswith(other) or (other_id in inner and own_id not in inner):
+        raise ValueError(f"{path.name} looks like {other} info, not {kind} info: land it as statbate-{other}-info")
+    name = _replay_name(path, inner.get("name"), username, f"{kind} info")
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    site = meta.get("site") if isinstance(meta.get("site"), str) and meta["site"].strip() else "chaturbate"
+    table = MODEL_INFO_TABLE if kind == "model" else MEMBER_INFO_TABLE
+    batch = Batch(source=SOURCE, table=table, fetched_at=fetched_at, scope=f"lookup:{name}",
+                  meta={"replayed_from": path.name})
+    info_answer(data, 404 if error is not None else 200, kind, f"{kind} {name} info",
+                _replay_request(path, kind, site.strip().lower(), name, "info"), batch)
+    return batch
+
+
+def tips_batch_from_file(path: Path, fetched_at: datetime, username: Optional[str] = None) -> Batch:
+    """A saved tips page (or a list of the pages of one person) as the look-up of its person at
+    `fetched_at` would have landed it: the side (model or member tips) and the person come from the page's
+    `meta.model` / `meta.member`; bad tips are quarantined and the rest of the page lands."""
+    data = load.read_saved_json(path)
+    pages = data if isinstance(data, list) and data else [data]
+    sides = []
+    for n, page in enumerate(pages):
+        where = f"page {n} of {len(pages)} in {path.name}" if len(pages) > 1 else path.name
+        meta = page.get("meta") if isinstance(page, dict) else None
+        side = [k for k in ("model", "member") if isinstance(meta, dict) and isinstance(meta.get(k), dict)]
+        if not isinstance(page, dict) or "data" not in page or len(side) != 1:
+            raise ValueError(f"{where} is not a saved StatBate tips page: expected {TIPS_SHAPE} (or a list of "
+                             "one person's pages)")
+        sides.append((side[0], meta[side[0]].get("name"), meta.get("site")))
+    names = {_replay_name(path, named, username, "tips") for _, named, _ in sides}
+    if len(names) > 1:
+        raise ValueError(f"{path.name} holds the tips of {len(names)} people ({', '.join(sorted(names))}): "
+                         "save each person's pages in a file of their own")
+    name = names.pop()
+    batch = Batch(source=SOURCE, table=TIPS_TABLE, fetched_at=fetched_at, scope=f"lookup:{name}",
+                  meta={"replayed_from": path.name})
+    for n, (page, (kind, _, site)) in enumerate(zip(pages, sides)):
+        site = site.strip().lower() if isinstance(site, str) and site.strip() else "chaturbate"
+        tips_page(page, kind, f"{kind} {name} tips page {n + 1}", _replay_request(path, kind, site, name, "tips"),
+                  batch)
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -203,15 +204,8 @@ def fetch_cycle(conn, dsn: str, res: StatsResource, fetched_at: datetime, *, sch
                                      reason=reason, body=fetched.text, item="response", scope=params["username"],
                                      schema=schema)
             raise StatsUnusable(f"unusable Stats API answer, kept in raw.quarantine: {redact(reason)}") from None
-    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[fetched.url],
-                  scope=params["username"], meta={"requests": result_requests, "retries": result_retries})
-    problem = load.validate(data, SNAPSHOT_SCHEMA)
-    if problem is None and data["username"].strip().lower() != params["username"]:
-        problem = f"answer is for {data['username']!r}, not {params['username']!r}"
-    if problem:
-        batch.rejects.append(Reject(problem, payload=data, key="snapshot"))
-    else:
-        batch.records.append(data)
+    batch, problem = snapshot_batch(data, fetched_at, request=fetched.url, username=params["username"],
+                                    meta={"requests": result_requests, "retries": result_retries})
     landed = load.land(conn, batch, schema=schema)
     if until is not None:  # a back-off that ran out: forget it
         with conn.cursor() as cur:
@@ -221,6 +215,33 @@ def fetch_cycle(conn, dsn: str, res: StatsResource, fetched_at: datetime, *, sch
     return CycleResult(outcome, fetched_at, landed=landed, reasons=[problem] if problem else [],
                        requests=result_requests, retries=result_retries, seconds=time.monotonic() - started,
                        snapshot=None if problem else data)
+
+
+def snapshot_batch(data: dict, fetched_at: datetime, *, request: str, username: str,
+                   meta: dict[str, Any]) -> tuple[Batch, str | None]:
+    """One snapshot as a batch of one row (scope: the username), or of one quarantined item (a missing
+    field, a wrong type, another user's answer) with the reason, which is also returned."""
+    batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, requests=[request], scope=username, meta=meta)
+    problem = load.validate(data, SNAPSHOT_SCHEMA)
+    if problem is None and data["username"].strip().lower() != username:
+        problem = f"answer is for {data['username']!r}, not {username!r}"
+    if problem:
+        batch.rejects.append(Reject(problem, payload=data, key="snapshot"))
+    else:
+        batch.records.append(data)
+    return batch, problem
+
+
+def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
+    """A saved Stats API answer (one JSON object; `mhc land stats`) as the live cycle at `fetched_at`
+    would have landed it: same checks, same identity (the answer's username). The token is not in it."""
+    data = load.read_saved_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or not data["username"].strip():
+        raise ValueError(f"{path.name} is not a saved Stats API answer: expected one object "
+                         '{"username": ..., "token_balance": ..., "num_followers": ..., ...}')
+    batch, _ = snapshot_batch(data, fetched_at, request=f"file://{path.name}",
+                              username=data["username"].strip().lower(), meta={"replayed_from": path.name})
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------------
