@@ -135,15 +135,35 @@ cycle_every_minute = dg.define_asset_job(
 
 
 def due_sources(instance: dg.DagsterInstance, now: datetime) -> list[dg.AssetKey]:
-    """The sources whose newest landing is at least their cadence (less the slack) old, or missing."""
+    """The sources whose newest landing is at least their cadence (less the slack) old, or missing, and
+    that are not backing off (backing_off_until)."""
     records = {r.asset_entry.asset_key: r for r in instance.get_asset_records(list(CADENCE_SECONDS))}
     due = []
     for key, every in CADENCE_SECONDS.items():
         record = records.get(key)
         last = record.asset_entry.last_materialization if record else None
         if last is None or now.timestamp() - last.timestamp >= every - SLACK_SECONDS:
-            due.append(key)
+            until = backing_off_until(instance, key, last.timestamp if last else None)
+            if until is None or until <= now:
+                due.append(key)
     return due
+
+
+def backing_off_until(instance: dg.DagsterInstance, key: dg.AssetKey, landed: float | None) -> datetime | None:
+    """When a source that asked us to slow down may be asked again: the `backoff_until` of its newest
+    observation, when that is newer than its newest landing (the Stats API's throttle: its asset observes
+    instead of landing). A cycle must not select such a source: a landing that yields nothing makes
+    Dagster skip the run's dbt step, so every cycle of the back-off (an hour) would build nothing."""
+    [observation] = instance.fetch_observations(key, limit=1).records or [None]
+    if observation is None or (landed is not None and observation.timestamp <= landed):
+        return None
+    value = (observation.asset_observation.metadata.get("backoff_until") if observation.asset_observation else None)
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value.value))
+    except ValueError:
+        return None
 
 
 def checks_due(instance: dg.DagsterInstance, now: datetime) -> bool:

@@ -306,6 +306,13 @@ def _cycle_ticks(defs, graph, schedule, instance):
                                            dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])
                                            } - VIEW_MODELS - EVERY_5_MINUTES_MODELS
     assert list(minute.asset_check_keys) == [live_check] and minute.partition_key is None and not minute.run_config
+    # a throttled Stats API (its asset observes `backoff_until` instead of landing) is not due until then: a
+    # landing that yields nothing would make Dagster skip the cycle's dbt step for the whole back-off
+    stats_key = dg.AssetKey(["raw", "stats_api"])
+    until = real + timedelta(minutes=40)
+    instance.report_runless_asset_event(dg.AssetObservation(stats_key, metadata={"backoff_until": until.isoformat()}))
+    assert stats_key not in tick(real + timedelta(minutes=12)).asset_selection
+    assert stats_key in tick(until + timedelta(seconds=1)).asset_selection
     # while a cycle is queued or going, the tick is skipped (the next one lands what is due)
     instance.add_run(dg.DagsterRun(job_name=cycle_every_minute.name, run_id="a" * 36,
                                    status=dg.DagsterRunStatus.STARTED))
