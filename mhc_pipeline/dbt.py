@@ -136,6 +136,7 @@ def _views(manifest: Mapping[str, Any]) -> tuple[set[str], int]:
 class MhcDbtTranslator(DagsterDbtTranslator):
     _follow: Optional[dg.AutomationCondition] = None
     _views: frozenset = frozenset()
+    view_keys: frozenset = frozenset()  # the asset keys of the view models (definitions.VIEW_MODELS)
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Optional[DbtProject]) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -145,8 +146,8 @@ class MhcDbtTranslator(DagsterDbtTranslator):
         if self._follow is None:
             views, depth = _views(manifest)
             self._views = frozenset(views)
-            keys = {self.get_asset_key(self.get_resource_props(manifest, uid)) for uid in views}
-            self._follow = follow_landing(keys, depth)
+            self.view_keys = frozenset(self.get_asset_key(self.get_resource_props(manifest, uid)) for uid in views)
+            self._follow = follow_landing(set(self.view_keys), depth)
         fqn = props.get("fqn") or []
         folder = fqn[1] if len(fqn) > 2 else ""
         group = "reference" if props.get("resource_type") == "seed" else LAYER_GROUPS.get(folder, "merged")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import dagster as dg
-from dagster_dbt.metadata_set import DbtMetadataSet
 
 from mhc_pipeline import dbt, runs, settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
@@ -112,8 +111,7 @@ def _downstream_models() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
 DOWNSTREAM_MODELS = _downstream_models()
 # the models a cycle does not rebuild after every landing: the views (rebuilt when their SQL changes) and the
 # marts tagged every_5_minutes (with MARTS_WITH); see dbt.py
-VIEW_MODELS = frozenset(s.key for s in mhc_dbt_models.specs
-                        if DbtMetadataSet.extract(s.metadata).materialization_type == "view")
+VIEW_MODELS = dbt.TRANSLATOR.view_keys
 EVERY_5_MINUTES_MODELS = frozenset(s.key for s in mhc_dbt_models.specs if dbt.EVERY_5_MINUTES in s.tags)
 DBT_CHECK_KEYS = sorted(mhc_dbt_models.check_keys, key=lambda k: k.to_user_string())
 # a landing's own checks (e.g. the Stats API throttling us) run whenever it lands
