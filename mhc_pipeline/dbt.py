@@ -359,10 +359,29 @@ def dbt_as_of():
     dbt_as_of_build()
 
 
+def dbt_invocations(config: DbtBuildConfig, models: bool, checks: bool) -> list[list[str]]:
+    """The dbt commands of one build. A build of models with their data tests (the cycle's 15-minute
+    tick) builds the models first, then tests them: `dbt build` runs each model's tests before the models
+    downstream of it, which held the merged state back by the tests' time (~25 s) every 15 minutes. The
+    tests still read what this build wrote; only the order changes (a failing test no longer skips the
+    models after it, as in the 14 model-only builds of those 15 minutes)."""
+    args = dbt_args(config)
+    if not (models and checks):
+        return [args]
+    tests = ["test", "--log-level-file", "info"] + ([] if config.unit_tests else ["--exclude-resource-type", "unit_test"])
+    return [args + ["--exclude-resource-type", "test"], tests]
+
+
 def _stream_build(context, dbt: DbtCliResource, postgres: PostgresResource, config: DbtBuildConfig, schema: str,
                   target: Path):
+    invocations = dbt_invocations(config, bool(context.selected_asset_keys), bool(context.selected_asset_check_keys))
+    for args in invocations:
+        yield from _stream(context, dbt, args, postgres, schema, target)
+
+
+def _stream(context, dbt: DbtCliResource, args: list[str], postgres: PostgresResource, schema: str, target: Path):
     # no fetch_row_counts(): it counts every table after every build, a cost that grows with history
-    for event in dbt.cli(dbt_args(config), context=context, target_path=target).stream():
+    for event in dbt.cli(args, context=context, target_path=target).stream():
         key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
         if key == MERGED_KEY:
             with postgres.connect() as conn:
