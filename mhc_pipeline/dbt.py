@@ -6,6 +6,7 @@ asset checks (blocking when their severity is `error`).
 """
 
 
+import contextlib
 import os
 import sys
 from datetime import datetime, timedelta, timezone
@@ -205,22 +206,37 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     target = run_target_path(context.run.run_id)
     if config.checks not in ("recent", "history"):
         raise dg.Failure(f"checks must be 'recent' or 'history', not {config.checks!r}")
-    os.environ["MHC_CHECKS_SCOPE"] = config.checks  # read by the dbt subprocess (macros/test_scope.sql)
     if config.as_of:
         with postgres.connect() as conn:
             refuse_the_past_in_place(conn, schema, config.as_of)
-    os.environ["MHC_AS_OF"] = config.as_of or ""  # and the merge's build time (macros/as_of.sql)
     # a test runs only in a build that selected ALL its parents: the sensor's partial builds must not run
     # relationships_<history>_..._persons_ when persons is not among the models they rebuild (read by
     # dagster-dbt, then by dbt)
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
+    # read by the dbt subprocess: what the data tests read (macros/test_scope.sql), the merge's build time
+    # (macros/as_of.sql)
     try:
-        yield from _stream_build(context, dbt, postgres, config, schema, target)
+        with dbt_env(MHC_CHECKS_SCOPE=config.checks, MHC_AS_OF=config.as_of or ""):
+            yield from _stream_build(context, dbt, postgres, config, schema, target)
         keep_partial_parse(target)
     finally:
-        os.environ.pop("MHC_CHECKS_SCOPE", None)
-        os.environ.pop("MHC_AS_OF", None)
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
+
+
+@contextlib.contextmanager
+def dbt_env(**values: str):
+    """Environment variables for the dbt subprocesses started inside (dagster-dbt hands dbt a copy of
+    os.environ), restored afterwards: a build's settings never leak into the next one in this process."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def refuse_the_past_in_place(conn, schema: str, as_of: str) -> None:
@@ -325,20 +341,14 @@ def dbt_as_of_build(context: dg.OpExecutionContext, config: AsOfConfig, dbt: Dbt
     schema = as_of_schema_name(at, config.schema_name)
     db.export_libpq_env(postgres.resolved_url())
     target = run_target_path(context.run.run_id)
-    saved = {k: os.environ.get(k) for k in ("MHC_AS_OF", "MHC_AS_OF_SCHEMA")}
-    os.environ.update(MHC_AS_OF=at.isoformat(), MHC_AS_OF_SCHEMA=schema)
     try:
         # --full-refresh: the schema is rebuilt whole for T (a second build of it for another T replaces it)
-        invocation = dbt.cli(["build", "--select", AS_OF_SELECT, "--full-refresh", "--exclude-resource-type",
-                              "unit_test", "--log-level-file", "info"], target_path=target, raise_on_error=False)
-        invocation.wait()
+        with dbt_env(MHC_AS_OF=at.isoformat(), MHC_AS_OF_SCHEMA=schema):
+            invocation = dbt.cli(["build", "--select", AS_OF_SELECT, "--full-refresh", "--exclude-resource-type",
+                                  "unit_test", "--log-level-file", "info"], target_path=target, raise_on_error=False)
+            invocation.wait()
         results = invocation.get_artifact("run_results.json").get("results", [])
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))  # (no partial parse kept: it is T's)
     bad = [f"{r['unique_id'].split('.')[-1]}: {r['status']}" for r in results
            if r.get("status") in ("error", "fail", "runtime error")]
