@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
-from mhc_pipeline import db, settings
+from mhc_pipeline import db, report, settings
 from mhc_pipeline.resources import PostgresResource
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
@@ -395,10 +395,11 @@ def _stream(context, dbt: DbtCliResource, args: list[str], postgres: PostgresRes
         key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
         if key == MERGED_KEY:
             with postgres.connect() as conn:
-                event = event.with_metadata({**event.metadata, **merged_state_metadata(conn, schema)})
+                event = event.with_metadata({**event.metadata, **report.merged_state_metadata(conn, schema)})
         elif key in MONITORING_KEYS:
             with postgres.connect() as conn:
-                event = event.with_metadata({**event.metadata, **monitoring_metadata(conn, schema, key.path[-1])})
+                meta = report.monitoring_metadata(conn, schema, key.path[-1])
+                event = event.with_metadata({**event.metadata, **meta})
         elif isinstance(event, dg.AssetCheckResult) and (event.check_name or "").startswith(SET_ASIDE_CHECK):
             with postgres.connect() as conn:
                 event = set_aside_check(conn, event)
@@ -414,7 +415,7 @@ def set_aside_check(conn, event: dg.AssetCheckResult) -> dg.AssetCheckResult:
     view = event.asset_key.path[-1]
     relation = f"{os.environ.get('MHC_STAGING_SCHEMA', 'staging')}.{view}"
     with conn.cursor() as cur:
-        cols, rows = _rows(cur, f"""
+        cols, rows = report.rows(cur, f"""
             select reason, count(*) as rows_set_aside, max(landed_at) as last_landed_at
               from {relation} where landed_at > now() - interval '1 day'
              group by reason order by count(*) desc, reason limit 20""")
@@ -427,71 +428,8 @@ def set_aside_check(conn, event: dg.AssetCheckResult) -> dg.AssetCheckResult:
     text = (f"{total} row(s) set aside in the last day, never reaching the history or the merged state: "
             f"{reasons}{more}. The rows: select * from {relation} order by landed_at desc.")
     meta = {**event.metadata, "rows_set_aside": total,
-            "reasons": dg.MetadataValue.md(_markdown(cols, rows)), "where_to_look": relation}
+            "reasons": dg.MetadataValue.md(report.markdown(cols, rows)), "where_to_look": relation}
     return event._replace(metadata=meta, description=text)
-
-
-def _rows(cur, sql: str) -> tuple[list[str], list[dict]]:
-    cur.execute(sql)
-    cols = [d[0] for d in cur.description]
-    return cols, [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
-def merged_state_metadata(conn, schema: str) -> dict[str, Any]:
-    """What an operator wants to see on the merged state: a preview of the top online persons, and each
-    source's share of the winning values (numbers, so the Dagster UI plots them over time)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """select column_name from information_schema.columns
-                where table_schema = %s and table_name = 'person_current_state' and column_name like '%%\\_source'
-                order by ordinal_position""",
-            (schema,),
-        )
-        source_cols = [r[0] for r in cur.fetchall()]
-        values = ", ".join(f"({c})" for c in source_cols)
-        _, shares = _rows(cur, f"""
-            select v.source, count(*) as winning_values,
-                   round(count(*)::numeric / sum(count(*)) over (), 4) as share
-              from {schema}.person_current_state cross join lateral (values {values}) as v (source)
-             where v.source is not null group by v.source order by v.source""")
-        cols, top = _rows(cur, f"""
-            select username, current_show, viewers, viewers_source, followers, followers_source, rank, rank_source
-              from {schema}.person_current_state where is_online
-             order by viewers desc nulls last, username limit 10""")
-        cur.execute(f"select count(*), count(*) filter (where is_online) from {schema}.person_current_state")
-        persons, online = cur.fetchone()
-    conn.commit()
-    meta: dict[str, Any] = {f"share_{r['source']}": float(r["share"]) for r in shares}
-    meta["winning_values_by_source"] = dg.MetadataValue.md(_markdown(["source", "winning_values", "share"], shares))
-    meta["preview_top_online"] = dg.MetadataValue.md(_markdown(cols, top))
-    meta.update({"persons": persons, "online": online, "dagster/row_count": persons})
-    return meta
-
-
-def monitoring_metadata(conn, schema: str, model: str) -> dict[str, Any]:
-    """source_freshness / source_coverage as Dagster metadata: the table, and one number per source."""
-    number = {"source_freshness": "minutes_since_fetch", "source_coverage": "persons_covered"}[model]
-    with conn.cursor() as cur:
-        cols, rows = _rows(cur, f"select * from {schema}.{model} order by source")
-    conn.commit()
-    meta: dict[str, Any] = {model: dg.MetadataValue.md(_markdown(cols, rows))}
-    meta.update({f"{number}_{r['source']}": float(r[number]) for r in rows if r[number] is not None})
-    if model == "source_freshness":
-        meta["sources_not_fresh"] = sum(r["freshness_status"] != "pass" for r in rows)
-    return meta
-
-
-def _markdown(cols: list[str], rows: list[dict]) -> str:
-    def cell(v: Any) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, float):
-            return f"{v:.3f}"
-        return str(v).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 class MhcDbtCliResource(DbtCliResource):

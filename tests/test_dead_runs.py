@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mhc_pipeline import cli, runs
+from mhc_pipeline import runs, runtime
 
 MHC = str(Path(sys.executable).parent / "mhc")
 BUILD_TIMEOUT = 900
@@ -30,7 +30,7 @@ BUILD_TIMEOUT = 900
 def instance(pg_url, sim):
     """The Dagster instance `mhc build` uses on the session database (its DAGSTER_HOME)."""
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "MHC_DAGSTER_PG_URL")}
-    cli.dagster_home()
+    runtime.dagster_home()
     with dg.DagsterInstance.get() as inst:
         yield inst
     for key, value in saved.items():

@@ -387,7 +387,7 @@ def test_a_saved_answer_lands_through_the_cli_as_the_live_path_lands_it(case: Ca
 
 
 def test_every_replayable_source_is_in_the_table_and_the_help():
-    from mhc_pipeline.cli import LAND_HELP
+    from mhc_pipeline.cli.land import LAND_HELP
 
     assert {c.source for c in CASES} == set(REPLAYABLE)
     for name in REPLAYABLE:
