@@ -58,10 +58,10 @@ def print_current_state(url: str, limit: int = 10) -> None:
         print(f"  persons: {persons} ({roles}), online now: {online}, interactions: {interactions}")
         for line in _source_lines(cur, schema):
             print(line)
-        cols, top = top_online(cur, f"{schema}.v_person_current_state",
-                               "username, role, current_show as show, viewers, viewers_source as viewers_from, "
-                               "followers, followers_source as followers_from, rank, rank_source as rank_from, "
-                               "gender, gender_source as gender_from, following as owner_follows", limit)
+        cols, top = top_online(cur, f"{schema}.v_person_current_state", """
+            username, role, current_show as show, viewers, viewers_source as viewers_from, followers,
+            followers_source as followers_from, rank, rank_source as rank_from, gender,
+            gender_source as gender_from, following as owner_follows""", limit)
         frame = pd.DataFrame(top, columns=cols)
     if frame.empty:
         print("  (nobody online)")
@@ -112,9 +112,8 @@ def merged_state_metadata(conn, schema: str) -> dict[str, Any]:
                    round(count(*)::numeric / sum(count(*)) over (), 4) as share
               from {schema}.person_current_state cross join lateral (values {values}) as v (source)
              where v.source is not null group by v.source order by v.source""")
-        cols, top = top_online(cur, f"{schema}.person_current_state",
-                               "username, current_show, viewers, viewers_source, followers, followers_source, "
-                               "rank, rank_source")
+        cols, top = top_online(cur, f"{schema}.person_current_state", """
+            username, current_show, viewers, viewers_source, followers, followers_source, rank, rank_source""")
         persons, online = counts(cur, f"{schema}.person_current_state")
     conn.commit()
     meta: dict[str, Any] = {f"share_{r['source']}": float(r["share"]) for r in shares}

@@ -16,9 +16,9 @@ from mhc_pipeline import runner, runtime, settings
 @click.option("--days", type=int, default=60, show_default=True,
               help="How many days back from today (1-60: CBHours keeps 60).")
 def command(what: str, days: int) -> int:
-    """Backfill a partitioned source (cbhours-activity: the CBHours activity of every watched model) over
-    the last --days days: one Dagster run over the partition range (one request per model, 1 request/s), with a
-    progress bar; visible in the Dagster UI like any backfill run."""
+    """Backfill a partitioned source (cbhours-activity: the CBHours activity of every watched model)
+    over the last --days days: one Dagster run over the partition range (one request per model,
+    1 request/s), with a progress bar; visible in the Dagster UI like any backfill run."""
     settings.prepare_env()
     runtime.ensure_database()
     runtime.dagster_home()

@@ -14,7 +14,8 @@ from mhc_pipeline.utc import parse_time
 @click.option("--as-of", default=None,
               help="Build the merged state as it was at this past time (ISO-8601) into its own schema.")
 @click.option("--into", default=None, help="The schema of an --as-of build (default as_of_<time>).")
-@click.option("--full-refresh", is_flag=True, help="Rebuild every history table from raw (dbt --full-refresh).")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every history table from raw (dbt --full-refresh).")
 def command(as_of: str | None, into: str | None, full_refresh: bool) -> int:
     """`dbt build` as a run of the job dbt_build (so it shows in the Dagster UI), with a progress bar.
     With --as-of, the merged state as it was at that time, into its own schema: the live product is

@@ -1,4 +1,4 @@
-"""`mhc db start|stop|url|status`: the embedded PostgreSQL (start, url and status also check an external one)."""
+"""`mhc db start|stop|url|status`: the embedded PostgreSQL (start, url and status check an external one)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from mhc_pipeline.utc import parse_time
 @click.command("import-follows", short_help="Land a saved page or export file of a follow list.")
 @click.argument("direction", type=click.Choice(["following", "followers"]))
 @click.argument("file")
-@click.option("--fetched-at", default=None, help="When the list was saved, ISO-8601 (default: the file's time).")
+@click.option("--fetched-at", default=None,
+              help="When the list was saved, ISO-8601 (default: the file's time).")
 @click.option("--complete", is_flag=True,
               help="The file is the whole list (only needed for an export without a reported total).")
 def command(direction: str, file: str, fetched_at: str | None, complete: bool) -> int:

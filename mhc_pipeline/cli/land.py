@@ -32,16 +32,18 @@ is refused unless --replace. Save the answer as the API sent it:
 """
 
 
-@click.command("land", help=LAND_HELP + "\nSOURCE is one of the sources above; FILE is the answer as the API sent it "
-                                   "(JSON, UTF-8).",
+@click.command("land",
+               help=LAND_HELP + "\nSOURCE is one of the sources above; FILE is the answer as the API sent it "
+                                "(JSON, UTF-8).",
                short_help="Land a saved API response as a live fetch would.")
 @click.argument("source")
 @click.argument("file")
 @click.option("--fetched-at", required=True, help="ISO-8601 time of the original fetch (UTC if no offset).")
-@click.option("--replace", is_flag=True, help="Replace a different batch already landed for this source and time.")
+@click.option("--replace", is_flag=True,
+              help="Replace a different batch already landed for this source and time.")
 @click.option("--username", default=None,
-              help="The person the answer was asked about, when it does not name them (cbhours-activity error "
-                   "answers, StatBate 404 bodies).")
+              help="The person the answer was asked about, when it does not name them (cbhours-activity "
+                   "error answers, StatBate 404 bodies).")
 def command(source: str, file: str, fetched_at: str, replace: bool, username: str | None) -> int:
     """Land FILE, a saved answer of SOURCE, as a live fetch at `fetched_at` would have (help: LAND_HELP)."""
     from mhc_pipeline import load
