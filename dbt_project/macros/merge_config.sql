@@ -1,35 +1,9 @@
 {#-
-    Configuration of the priority merge. Fields and models live here; the
-    rules (which source, rank, window, fallback) are data, in seeds/merge_rules.csv.
-
-    Adding a source = one staging model + its history model + one
-    int_<source>__observations model (and, if it proves identity, one
-    int_<source>__person_evidence model), added to the lists below, plus rows
-    in merge_rules.csv. No merge SQL changes.
+    Configuration of the priority merge. Fields live here; the rules (which
+    source, rank, window, fallback) are data, in seeds/merge_rules.csv, and
+    the models that feed the merge are listed by the source map
+    (macros/source_map.sql). No merge SQL names a source.
 -#}
-
-{#- Models that yield (person_id, field, source, value jsonb, observed_at, landed_at). -#}
-{% macro observation_models() -%}
-    {{ return([
-        'int_affiliate__observations',
-        'int_cbhours__observations',
-        'int_statbate__observations',
-        'int_legacy__profile_observations',
-    ]) }}
-{%- endmacro %}
-
-{#- Models that yield identity evidence (person_id, username, platform, role, seen_at, landed_at). -#}
-{% macro identity_evidence_models() -%}
-    {{ return([
-        'int_affiliate__person_evidence',
-        'int_cbhours__person_evidence',
-        'int_events__person_evidence',
-        'int_statbate__person_evidence',
-        'int_stats__person_evidence',
-        'int_follows__person_evidence',
-        'int_legacy__person_evidence',
-    ]) }}
-{%- endmacro %}
 
 {#-
     The merged fields of person_current_state and their SQL types, in output
@@ -59,19 +33,6 @@
         {'name': 'grank',            'data_type': 'integer'},
         {'name': 'tags',             'data_type': 'text[]'},
         {'name': 'image_url',        'data_type': 'text'},
-    ]) }}
-{%- endmacro %}
-
-{#-
-    Per-source "last update" columns of person_current_state (the original
-    view's last_affiliate_update / last_cbhours_update): the newest
-    observation of any field from that source. A column for a source that has
-    no observations yet is simply null.
--#}
-{% macro source_update_columns() -%}
-    {{ return([
-        {'source': 'affiliate', 'column': 'last_affiliate_update'},
-        {'source': 'cbhours',   'column': 'last_cbhours_update'},
     ]) }}
 {%- endmacro %}
 
