@@ -396,7 +396,7 @@ def print_current_state(url: str, limit: int = 10) -> None:
         cur.execute(
             f"""select username, role, current_show as show, viewers, viewers_source as viewers_from,
                        followers, followers_source as followers_from, rank, rank_source as rank_from,
-                       gender, gender_source as gender_from, following as owner_follows
+                       gender, gender_source as gender_from, owner_follows
                 from {schema}.v_person_current_state where is_online
                 order by viewers desc nulls last, username limit %s""",
             (limit,),

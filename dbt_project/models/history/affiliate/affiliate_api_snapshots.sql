@@ -100,8 +100,8 @@ final as (
         tags,
         is_hd,
         is_new,
-        num_users,
-        num_followers,
+        viewers,
+        followers,
         seconds_online,
         session_start,
 

@@ -2,7 +2,7 @@
     The Affiliate API's field observations: every history row unpivoted to one
     row per merged field, (person_id, field, source, value jsonb, observed_at,
     landed_at). Every Affiliate row says the person is online (is_online =
-    true); viewers = num_users, followers = num_followers. Two more fields
+    true). Two more fields
     feed the profiles cache only (profile_fields(); merge_rules does not list
     them, so the merge ignores them): is_new, and last_broadcast_at, whose
     value is the crawl's time (the person was broadcasting then). Empty values (null,
@@ -41,8 +41,8 @@ unpivoted as (
             ('is_online', to_jsonb(true)),
             ('current_show', to_jsonb(snapshots.current_show)),
             ('room_subject', to_jsonb(snapshots.room_subject)),
-            ('viewers', to_jsonb(snapshots.num_users)),
-            ('followers', to_jsonb(snapshots.num_followers)),
+            ('viewers', to_jsonb(snapshots.viewers)),
+            ('followers', to_jsonb(snapshots.followers)),
             ('tags', to_jsonb(snapshots.tags)),
             ('image_url', to_jsonb(snapshots.image_url)),
             -- profile-only fields (profile_fields(), not merged)

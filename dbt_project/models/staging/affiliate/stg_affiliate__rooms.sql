@@ -92,8 +92,8 @@ renamed as (
 
         -- numerics
         {{ try_cast("rooms.payload ->> 'age'", 'integer') }} as age,
-        {{ try_cast("rooms.payload ->> 'num_users'", 'integer') }} as num_users,
-        {{ try_cast("rooms.payload ->> 'num_followers'", 'integer') }} as num_followers,
+        {{ try_cast("rooms.payload ->> 'num_users'", 'integer') }} as viewers,
+        {{ try_cast("rooms.payload ->> 'num_followers'", 'integer') }} as followers,
         {{ try_cast("rooms.payload ->> 'seconds_online'", 'integer') }} as seconds_online,
 
         -- booleans
@@ -138,8 +138,8 @@ final as (
         current_show,
         is_hd,
         is_new,
-        num_users,
-        num_followers,
+        viewers,
+        followers,
         seconds_online,
         session_start,
         image_url,
