@@ -400,3 +400,33 @@ unwritten as (
 
 )
 {%- endmacro %}
+
+{#- The columns of broadcast_sessions and v_broadcast_sessions_open, in order (from `unwritten`). -#}
+{% macro broadcast_session_columns() -%}
+        -- key
+        session_id,
+
+        -- who, where from
+        person_id,
+        source,
+
+        -- when
+        started_at,
+        ended_at,
+        duration,
+        duration_minutes,
+
+        -- the broadcast
+        peak_viewers,
+        avg_viewers,
+        followers_at_start,
+        followers_at_end,
+        followers_gained,
+        show_types,
+        observations,
+        is_open,
+
+        -- lineage
+        first_observed_at,
+        landed_at
+{%- endmacro %}
