@@ -61,7 +61,7 @@ def print_current_state(url: str, limit: int = 10) -> None:
         cols, top = top_online(cur, f"{schema}.v_person_current_state", """
             username, role, current_show as show, viewers, viewers_source as viewers_from, followers,
             followers_source as followers_from, rank, rank_source as rank_from, gender,
-            gender_source as gender_from, following as owner_follows""", limit)
+            gender_source as gender_from, owner_follows""", limit)
         frame = pd.DataFrame(top, columns=cols)
     if frame.empty:
         print("  (nobody online)")

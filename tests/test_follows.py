@@ -414,14 +414,14 @@ def test_rebuilding_and_full_refresh_give_the_same_rows(story):
 def test_the_current_state_shows_the_follow_state_and_persons_their_roles(story, conn):
     state, day1 = story["state"], story["days"][0]
     listed = story["following"][2]
-    assert (state[listed]["following"], state[listed]["following_since"]) == (True, day1)
+    assert (state[listed]["owner_follows"], state[listed]["owner_follows_since"]) == (True, day1)
     assert state[listed]["role"] in ("model", "both")
-    assert (state[story["gone"]]["following"], state[story["gone"]]["following_since"]) == (False, None)
-    assert state[story["kept_out"]]["following"] is True  # the incomplete list changed nothing
+    assert (state[story["gone"]]["owner_follows"], state[story["gone"]]["owner_follows_since"]) == (False, None)
+    assert state[story["kept_out"]]["owner_follows"] is True  # the incomplete list changed nothing
     follower = story["followers"][0]
-    assert (state[follower]["follower"], state[follower]["follower_since"]) == (True, day1)
-    assert state["fan_stays"]["follower"] is True and state["fan_comes_goes"]["follower"] is False
-    assert state["fan_stays"]["follower_since"] == T - timedelta(seconds=60)
+    assert (state[follower]["follows_owner"], state[follower]["follows_owner_since"]) == (True, day1)
+    assert state["fan_stays"]["follows_owner"] is True and state["fan_comes_goes"]["follows_owner"] is False
+    assert state["fan_stays"]["follows_owner_since"] == T - timedelta(seconds=60)
     assert count(conn, "select count(*) from mhc.follows where direction = 'following' and not is_active") == 1
 
 

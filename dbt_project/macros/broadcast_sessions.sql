@@ -6,7 +6,9 @@
 -#}
 
 {#-
-    The sources of broadcast_sessions and their rules. `model` yields
+    The rules of a broadcast_sessions source: the `broadcast_sessions` entry
+    of a monitored table in the source map (var `sources`, listed by
+    broadcast_session_sources()). `model` yields
     (person_id, source, observed_at, start_estimate, viewers, followers,
     show_type, landed_at). A person's next observation starts a new session
     when:
@@ -34,16 +36,6 @@
     A session still not covered var broadcast_session_max_wait_hours after
     it would otherwise close is closed anyway.
 -#}
-{% macro broadcast_session_sources() -%}
-    {{ return([
-        {'source': 'affiliate', 'model': 'int_affiliate__session_observations',
-         'gap_minutes': 10, 'start_tolerance_minutes': 10, 'gap_needs_coverage': true,
-         'coverage_model': none, 'publish_lag_minutes': 0},
-        {'source': 'cbhours_activity', 'model': 'int_cbhours__session_observations',
-         'gap_minutes': 6, 'start_tolerance_minutes': none, 'gap_needs_coverage': false,
-         'coverage_model': 'int_cbhours__activity_coverage', 'publish_lag_minutes': 3},
-    ]) }}
-{%- endmacro %}
 
 {#-
     SQL: true when `coverage` (a coverage model: person_id, day_start,
@@ -407,4 +399,34 @@ unwritten as (
     {%- endif %}
 
 )
+{%- endmacro %}
+
+{#- The columns of broadcast_sessions and v_broadcast_sessions_open, in order (from `unwritten`). -#}
+{% macro broadcast_session_columns() -%}
+        -- key
+        session_id,
+
+        -- who, where from
+        person_id,
+        source,
+
+        -- when
+        started_at,
+        ended_at,
+        duration,
+        duration_minutes,
+
+        -- the broadcast
+        peak_viewers,
+        avg_viewers,
+        followers_at_start,
+        followers_at_end,
+        followers_gained,
+        show_types,
+        observations,
+        is_open,
+
+        -- lineage
+        first_observed_at,
+        landed_at
 {%- endmacro %}

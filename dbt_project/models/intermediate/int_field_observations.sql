@@ -5,8 +5,8 @@
     landed_at here minus the lookback), takes the latest per key among them,
     compares it with the row already held for that key and keeps the newer.
     Only keys whose newest observation changed are written.
-    The observation models of all sources are unioned; adding a source is one
-    line in observation_models() (macros/merge_config.sql).
+    The observation models of all sources are unioned (observation_models():
+    the `observations` of every entry of the source map, var `sources`).
 -#}
 {{
     config(

@@ -45,7 +45,7 @@
 }}
 {%- set fields = merged_fields() %}
 {#- the live block (comes whole from the row that decided is_online) and the merged is_online -#}
-{%- set live_block = fields | selectattr('live_block', 'defined') | map(attribute='name') | list %}
+{%- set live_block = fields | selectattr('live_block') | map(attribute='name') | list %}
 {%- set is_online = 'coalesce(' ~ jsonb_to_type('pivoted.is_online__value', 'boolean') ~ ', false)' %}
 
 with
@@ -167,16 +167,7 @@ winners as (
 
 pivoted as (
 
-    select
-        person_id,
-        {%- for field in fields %}
-        (array_agg(value) filter (where field = '{{ field.name }}'))[1] as {{ field.name }}__value,
-        min(source) filter (where field = '{{ field.name }}') as {{ field.name }}__source,
-        max(observed_at) filter (where field = '{{ field.name }}') as {{ field.name }}__observed_at
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from winners
-    group by person_id
+    {{ pivot_fields('winners', fields) }}
 
 ),
 
@@ -198,13 +189,14 @@ source_updates as (
 
 follow_state as (
 
-    -- the owner's follow relations (follows), one row per person
+    -- the owner's follow relations (follows), one row per person: the owner
+    -- follows the person (direction following), the person follows the owner (follower)
     select
         person_id,
-        bool_or(is_active) filter (where direction = 'following') as following,
-        max(since) filter (where direction = 'following' and is_active) as following_since,
-        bool_or(is_active) filter (where direction = 'follower') as follower,
-        max(since) filter (where direction = 'follower' and is_active) as follower_since
+        bool_or(is_active) filter (where direction = 'following') as owner_follows,
+        max(since) filter (where direction = 'following' and is_active) as owner_follows_since,
+        bool_or(is_active) filter (where direction = 'follower') as follows_owner,
+        max(since) filter (where direction = 'follower' and is_active) as follows_owner_since
     from {{ ref('follows') }}
     group by person_id
 
@@ -222,7 +214,7 @@ final as (
         -- merged fields, each with its provenance
         {%- for field in fields %}
         {%- set typed = jsonb_to_type('pivoted.' ~ field.name ~ '__value', field.data_type) %}
-        {%- if field.if_unknown is defined %}
+        {%- if field.if_unknown is not none %}
         coalesce({{ typed }}, {{ field.if_unknown }}) as {{ field.name }},
         pivoted.{{ field.name }}__source::text as {{ field.name }}_source,
         pivoted.{{ field.name }}__observed_at as {{ field.name }}_observed_at,
@@ -238,10 +230,10 @@ final as (
         {%- endfor %}
 
         -- the owner's follow relations: false when no complete list or event showed one
-        coalesce(follow_state.following, false) as following,
-        follow_state.following_since,
-        coalesce(follow_state.follower, false) as follower,
-        follow_state.follower_since,
+        coalesce(follow_state.owner_follows, false) as owner_follows,
+        follow_state.owner_follows_since,
+        coalesce(follow_state.follows_owner, false) as follows_owner,
+        follow_state.follows_owner_since,
 
         -- recency
         persons.last_seen_at,

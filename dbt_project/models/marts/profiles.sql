@@ -78,16 +78,7 @@ latest as (
 
 pivoted as (
 
-    select
-        person_id,
-        {%- for field in fields %}
-        (array_agg(value) filter (where field = '{{ field.name }}'))[1] as {{ field.name }}__value,
-        min(source) filter (where field = '{{ field.name }}') as {{ field.name }}__source,
-        max(observed_at) filter (where field = '{{ field.name }}') as {{ field.name }}__observed_at
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from latest
-    group by person_id
+    {{ pivot_fields('latest', fields) }}
 
 ),
 

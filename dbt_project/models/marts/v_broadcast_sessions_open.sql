@@ -17,32 +17,7 @@ with
 final as (
 
     select
-        -- key
-        session_id,
-
-        -- who, where from
-        person_id,
-        source,
-
-        -- when
-        started_at,
-        ended_at,
-        duration,
-        duration_minutes,
-
-        -- the broadcast
-        peak_viewers,
-        avg_viewers,
-        followers_at_start,
-        followers_at_end,
-        followers_gained,
-        show_types,
-        observations,
-        is_open,
-
-        -- lineage
-        first_observed_at,
-        landed_at
+        {{ broadcast_session_columns() }}
 
     from unwritten
 

@@ -1,12 +1,14 @@
 {#-
     The product's view of person_current_state, with the column names of the
-    original design first (id, username, platform, role, display_name,
-    current_show, followers, rank, grank, tags, image_url, last_seen_at,
+    original design first (id, username, platform, role, the merged fields
+    with an original_position in seeds/field_catalog.csv: display_name,
+    current_show, followers, rank, grank, tags, image_url; last_seen_at,
     last_affiliate_update, last_cbhours_update), then the other merged fields,
-    then the provenance (_source, _observed_at) of every merged field.
+    then the provenance (_source, _observed_at) of every merged field, then
+    the owner's follow relations.
 -#}
 {{ config(materialized='view', tags=['as_of']) }}
-{%- set original_fields = ['display_name', 'current_show', 'followers', 'rank', 'grank', 'tags', 'image_url'] %}
+{%- set original_fields = original_view_fields() | map(attribute='name') | list %}
 {%- set fields = merged_fields() | map(attribute='name') | list %}
 
 with
@@ -44,10 +46,10 @@ final as (
         {{ name }}_observed_at,
         {%- endfor %}
         -- the owner's follow relations (follows)
-        following,
-        following_since,
-        follower,
-        follower_since,
+        owner_follows,
+        owner_follows_since,
+        follows_owner,
+        follows_owner_since,
         state_as_of
 
     from current_state

@@ -23,55 +23,10 @@
 
 with
 
-rooms as (
-
-    select *, 'live'::text as origin from {{ ref('stg_affiliate__rooms') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-    union all
-
-    -- imported from the legacy MHC Control Panel (one observation per legacy row)
-    select * from {{ ref('stg_legacy__affiliate') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-{% if is_incremental() %}
-loaded_batches as (
-
-    select distinct batch_id
-    from {{ this }}
-    where landed_at > {{ landed_at_watermark() }}
-
-),
-{% endif %}
-
-new_rooms as (
-
-    select rooms.*
-    from rooms
-    {% if is_incremental() %}
-    where not exists (
-        select 1 from loaded_batches where loaded_batches.batch_id = rooms.batch_id
-    )
-    {% endif %}
-
-),
-
-deduplicated as (
-
-    -- one row per key even if two new batches share a crawl time
-    select distinct on (person_id, observed_at) *
-    from new_rooms
-    order by person_id, observed_at, landed_at desc, batch_id, row_no
-
-),
+{{ history_increment(
+    ref('stg_affiliate__rooms'), ref('stg_legacy__affiliate'),
+    key=['person_id', 'observed_at'],
+) }}
 
 final as (
 
@@ -100,8 +55,8 @@ final as (
         tags,
         is_hd,
         is_new,
-        num_users,
-        num_followers,
+        viewers,
+        followers,
         seconds_online,
         session_start,
 

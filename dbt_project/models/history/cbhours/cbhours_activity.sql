@@ -34,53 +34,15 @@
 
 with
 
-segments as (
-
-    select *, 'live'::text as origin from {{ ref('stg_cbhours__activity') }}
-    where reject_reason is null
-        and timestamp is not null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-    union all
-
-    -- imported from the legacy MHC Control Panel (a legacy NULL stays NULL)
-    select * from {{ ref('stg_legacy__cbhours_activity') }}
-    where reject_reason is null
-        and timestamp is not null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-first_fetch as (
-
-    -- the first fetch of each segment among the new rows
-    select distinct on (person_id, timestamp) *
-    from segments
-    order by person_id, timestamp, fetched_at, landed_at, batch_id, row_no
-
-),
-
-new_segments as (
-
-    select first_fetch.*
-    from first_fetch
-    {% if is_incremental() %}
-    -- a segment already held from the same or an earlier fetch stays as it is
-    where not exists (
-        select 1
-        from {{ this }} as held
-        where held.person_id = first_fetch.person_id
-            and held.timestamp = first_fetch.timestamp
+{# the first fetch of each segment; one already held from the same or an earlier fetch stays as it is #}
+{{ history_first_rows(
+    ref('stg_cbhours__activity'), ref('stg_legacy__cbhours_activity'),
+    key=['person_id', 'timestamp'], order_by='fetched_at, landed_at, batch_id, row_no', where='timestamp is not null',
+    held_match='held.person_id = first_rows.person_id
+            and held.timestamp = first_rows.timestamp
             and (held.fetched_at, held.landed_at, held.batch_id)
-                <= (first_fetch.fetched_at, first_fetch.landed_at, first_fetch.batch_id)
-    )
-    {% endif %}
-
-),
+                <= (first_rows.fetched_at, first_rows.landed_at, first_rows.batch_id)',
+) }}
 
 final as (
 
@@ -108,7 +70,7 @@ final as (
         landed_at,
         origin
 
-    from new_segments
+    from new_rows
 
 )
 

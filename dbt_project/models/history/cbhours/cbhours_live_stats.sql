@@ -24,55 +24,10 @@
 
 with
 
-entries as (
-
-    select *, 'live'::text as origin from {{ ref('stg_cbhours__live') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-    union all
-
-    -- imported from the legacy MHC Control Panel
-    select * from {{ ref('stg_legacy__cbhours_live_stats') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-{% if is_incremental() %}
-loaded_batches as (
-
-    select distinct batch_id
-    from {{ this }}
-    where landed_at > {{ landed_at_watermark() }}
-
-),
-{% endif %}
-
-new_entries as (
-
-    select entries.*
-    from entries
-    {% if is_incremental() %}
-    where not exists (
-        select 1 from loaded_batches where loaded_batches.batch_id = entries.batch_id
-    )
-    {% endif %}
-
-),
-
-deduplicated as (
-
-    -- one row per key even if two new batches share a cycle time
-    select distinct on (person_id, checked_at) *
-    from new_entries
-    order by person_id, checked_at, landed_at desc, batch_id, row_no
-
-),
+{{ history_increment(
+    ref('stg_cbhours__live'), ref('stg_legacy__cbhours_live_stats'),
+    key=['person_id', 'checked_at'],
+) }}
 
 final as (
 

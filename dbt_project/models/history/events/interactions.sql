@@ -37,46 +37,19 @@
 
 with
 
-events as (
-
-    select * from {{ ref('stg_events__events') }}
-    where reject_reason is null
-        and occurred_at is not null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-first_landing as (
-
-    -- one row per id: the first landing wins
-    select distinct on (event_id) *
-    from events
-    order by event_id, landed_at, batch_id, row_no
-
-),
-
-new_events as (
-
-    select first_landing.*
-    from first_landing
-    {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as held where held.id = first_landing.event_id
-    )
-    {% endif %}
-
-),
+{{ history_first_rows(
+    ref('stg_events__events'),
+    key=['event_id'], where='occurred_at is not null', held_match='held.id = first_rows.event_id',
+) }}
 
 typed as (
 
     select
-        new_events.*,
-        case new_events.method
+        new_rows.*,
+        case new_rows.method
             when 'chatMessage' then 'CHAT_MESSAGE'
             when 'privateMessage' then
-                case when new_events.broadcaster is null then 'DIRECT_MESSAGE' else 'PRIVATE_MESSAGE' end
+                case when new_rows.broadcaster is null then 'DIRECT_MESSAGE' else 'PRIVATE_MESSAGE' end
             when 'tip' then 'TIP_EVENT'
             when 'follow' then 'FOLLOW'
             when 'unfollow' then 'UNFOLLOW'
@@ -89,7 +62,7 @@ typed as (
             when 'roomSubjectChange' then 'ROOM_SUBJECT_CHANGE'
             else 'OTHER'
         end as type
-    from new_events
+    from new_rows
 
 ),
 

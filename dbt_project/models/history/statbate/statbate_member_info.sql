@@ -23,55 +23,11 @@
 
 with
 
-answers as (
-
-    select *, 'live'::text as origin from {{ ref('stg_statbate__member_info') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-    union all
-
-    -- imported from the legacy MHC Control Panel (its StatBate table, source statbate_member)
-    select * from {{ ref('stg_legacy__statbate_member_info') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-{% if is_incremental() %}
-loaded_batches as (
-
-    select distinct batch_id
-    from {{ this }}
-    where landed_at > {{ landed_at_watermark() }}
-
-),
-{% endif %}
-
-new_answers as (
-
-    select answers.*
-    from answers
-    {% if is_incremental() %}
-    where not exists (
-        select 1 from loaded_batches where loaded_batches.batch_id = answers.batch_id
-    )
-    {% endif %}
-
-),
-
-deduplicated as (
-
-    -- one row per key even if two batches (a daily run and a look-up) share a fetch time: the first wins
-    select distinct on (person_id, captured_at) *
-    from new_answers
-    order by person_id, captured_at, landed_at, batch_id, row_no
-
-),
+{# two batches (a daily run and a look-up) sharing a fetch time: the first wins #}
+{{ history_increment(
+    ref('stg_statbate__member_info'), ref('stg_legacy__statbate_member_info'),
+    key=['person_id', 'captured_at'], order_by='landed_at, batch_id, row_no',
+) }}
 
 final as (
 

@@ -29,44 +29,21 @@
 
 with
 
-tips as (
-
-    select * from {{ ref('stg_statbate__tips') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-first_seen as (
-
-    select distinct on (model_person_id, member_person_id, tipped_at, tokens, occurrence) *
-    from tips
-    order by model_person_id, member_person_id, tipped_at, tokens, occurrence, fetched_at, landed_at, batch_id,
-        row_no, tip_no
-
-),
-
-new_tips as (
-
-    select first_seen.*
-    from first_seen
-    {% if is_incremental() %}
-    -- a tip already held is never touched (nothing is deleted: only new identities are written)
-    where not exists (
-        select 1
-        from {{ this }} as held
-        where held.person_id = first_seen.model_person_id
-            and held.member_person_id = first_seen.member_person_id
-            and held.tipped_at = first_seen.tipped_at
-            and held.tokens = first_seen.tokens
-            -- (a table built before occurrence was kept holds null there: its tips are first occurrences)
-            and coalesce(held.occurrence, 1) = first_seen.occurrence
-    )
-    {% endif %}
-
-),
+{#
+    a tip already held is never touched (nothing is deleted: only new
+    identities are written); a table built before occurrence was kept holds
+    null there: its tips are first occurrences
+#}
+{{ history_first_rows(
+    ref('stg_statbate__tips'),
+    key=['model_person_id', 'member_person_id', 'tipped_at', 'tokens', 'occurrence'],
+    order_by='fetched_at, landed_at, batch_id, row_no, tip_no',
+    held_match='held.person_id = first_rows.model_person_id
+            and held.member_person_id = first_rows.member_person_id
+            and held.tipped_at = first_rows.tipped_at
+            and held.tokens = first_rows.tokens
+            and coalesce(held.occurrence, 1) = first_rows.occurrence',
+) }}
 
 final as (
 
@@ -94,7 +71,7 @@ final as (
         batch_id,
         landed_at
 
-    from new_tips
+    from new_rows
 
 )
 

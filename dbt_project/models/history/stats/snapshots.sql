@@ -26,38 +26,7 @@
 
 with
 
-snapshots as (
-
-    select * from {{ ref('stg_stats__snapshots') }}
-    where reject_reason is null
-    {% if is_incremental() %}
-        and landed_at > {{ landed_at_watermark() }}
-    {% endif %}
-
-),
-
-first_landing as (
-
-    -- one row per key: the first landing wins
-    select distinct on (person_id, captured_at) *
-    from snapshots
-    order by person_id, captured_at, landed_at, batch_id, row_no
-
-),
-
-new_snapshots as (
-
-    select first_landing.*
-    from first_landing
-    {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as held
-        where held.person_id = first_landing.person_id
-            and held.captured_at = first_landing.captured_at
-    )
-    {% endif %}
-
-),
+{{ history_first_rows(ref('stg_stats__snapshots'), key=['person_id', 'captured_at']) }}
 
 final as (
 
@@ -100,7 +69,7 @@ final as (
         -- lineage
         landed_at
 
-    from new_snapshots
+    from new_rows
 
 )
 

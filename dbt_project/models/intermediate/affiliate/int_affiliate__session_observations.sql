@@ -2,7 +2,7 @@
     The Affiliate API's history in the shape broadcast_sessions reads
     (broadcast_session_sources()): one row per (person, crawl) with the
     broadcast's estimated start (session_start = observed_at -
-    seconds_online), viewers (num_users), followers (num_followers) and the
+    seconds_online), viewers, followers and the
     show code. A view written as one plain select, without import CTEs:
     PostgreSQL only flattens a view with no WITH clause into the query that
     reads it, and broadcast_sessions needs that for its "newest observation"
@@ -17,8 +17,8 @@ select
     'affiliate'::text as source,
     observed_at,
     session_start as start_estimate,
-    num_users as viewers,
-    num_followers as followers,
+    viewers,
+    followers,
     current_show as show_type,
     landed_at
 from {{ ref('affiliate_api_snapshots') }}

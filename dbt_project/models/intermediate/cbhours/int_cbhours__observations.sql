@@ -37,74 +37,23 @@ activity as (
 
 ),
 
-live_unpivoted as (
-
-    select
-        live.person_id,
-        field.field,
-        'cbhours'::text as source,
-        field.value,
-        live.checked_at as observed_at,
-        live.landed_at
-    from live
-    cross join lateral (
-        values
-            ('is_online', to_jsonb(live.is_online)),
-            ('current_show', case when live.is_online then to_jsonb(live.current_show) end),
-            ('room_subject', case when live.is_online then to_jsonb(live.room_subject) end),
-            ('viewers', case when live.is_online then to_jsonb(live.viewers) end),
-            ('followers', case when live.is_online then to_jsonb(live.followers) end),
-            ('tags', case when live.is_online then to_jsonb(live.tags) end),
-            ('rank', case when live.is_online then to_jsonb(live.rank) end),
-            ('grank', case when live.is_online then to_jsonb(live.grank) end),
-            ('gender', case when live.is_online then to_jsonb(live.gender) end),
-            -- profile-only fields (profile_fields(), not merged)
-            ('is_new', case when live.is_online then to_jsonb(live.is_new) end),
-            ('last_broadcast_at', case when live.is_online then to_jsonb({{ utc_iso_text('live.checked_at') }}) end)
-    ) as field (field, value)
-
-),
-
-activity_unpivoted as (
-
-    select
-        activity.person_id,
-        field.field,
-        'cbhours'::text as source,
-        field.value,
-        activity.timestamp as observed_at,
-        activity.landed_at
-    from activity
-    cross join lateral (
-        values
-            ('rank', to_jsonb(activity.rank)),
-            ('grank', to_jsonb(activity.grank)),
-            ('followers', to_jsonb(activity.followers)),
-            -- profile-only: a segment is a sample of a running broadcast
-            ('last_broadcast_at', to_jsonb({{ utc_iso_text('activity.timestamp') }}))
-    ) as field (field, value)
-
-),
-
-unioned as (
-
-    select * from live_unpivoted
-    union all
-    select * from activity_unpivoted
-
-),
-
 final as (
 
-    select
-        person_id,
-        field,
-        source,
-        value,
-        observed_at,
-        landed_at
-    from unioned
-    where not {{ jsonb_is_empty('value') }}
+    -- get_live: is_online of every entry, the other fields only of Online entries
+    -- (is_new and last_broadcast_at: profile-only, profile_fields(), not merged)
+    {{ unpivot_observations('live', 'cbhours', [
+        'is_online', 'current_show', 'room_subject', 'viewers', 'followers', 'tags', 'rank', 'grank', 'gender',
+        'is_new',
+        ['last_broadcast_at', utc_iso_text('live.checked_at')],
+    ], observed_at='checked_at', when='live.is_online', always=['is_online']) }}
+
+    union all
+
+    -- activity: rank, grank, followers; a segment is a sample of a running broadcast
+    {{ unpivot_observations('activity', 'cbhours', [
+        'rank', 'grank', 'followers',
+        ['last_broadcast_at', utc_iso_text('activity.timestamp')],
+    ], observed_at='timestamp') }}
 
 )
 

@@ -18,34 +18,9 @@ model_info as (
 
 ),
 
-unpivoted as (
-
-    select
-        model_info.person_id,
-        field.field,
-        'statbate'::text as source,
-        field.value,
-        model_info.captured_at as observed_at,
-        model_info.landed_at
-    from model_info
-    cross join lateral (
-        values
-            ('gender', to_jsonb(model_info.gender))
-    ) as field (field, value)
-
-),
-
 final as (
 
-    select
-        person_id,
-        field,
-        source,
-        value,
-        observed_at,
-        landed_at
-    from unpivoted
-    where not {{ jsonb_is_empty('value') }}
+    {{ unpivot_observations('model_info', 'statbate', ['gender'], observed_at='captured_at') }}
 
 )
 

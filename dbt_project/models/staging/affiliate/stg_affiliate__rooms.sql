@@ -16,19 +16,7 @@ source as (
 
 ),
 
-gender_codes as (
-
-    select raw_value, gender_code
-    from {{ ref('gender_codes') }}
-    where vocabulary = 'affiliate'
-
-),
-
-show_codes as (
-
-    select raw_value, show_code from {{ ref('show_codes') }}
-
-),
+{{ code_lookups('affiliate') }}
 
 rooms as (
 
@@ -92,8 +80,8 @@ renamed as (
 
         -- numerics
         {{ try_cast("rooms.payload ->> 'age'", 'integer') }} as age,
-        {{ try_cast("rooms.payload ->> 'num_users'", 'integer') }} as num_users,
-        {{ try_cast("rooms.payload ->> 'num_followers'", 'integer') }} as num_followers,
+        {{ try_cast("rooms.payload ->> 'num_users'", 'integer') }} as viewers,
+        {{ try_cast("rooms.payload ->> 'num_followers'", 'integer') }} as followers,
         {{ try_cast("rooms.payload ->> 'seconds_online'", 'integer') }} as seconds_online,
 
         -- booleans
@@ -138,8 +126,8 @@ final as (
         current_show,
         is_hd,
         is_new,
-        num_users,
-        num_followers,
+        viewers,
+        followers,
         seconds_online,
         session_start,
         image_url,

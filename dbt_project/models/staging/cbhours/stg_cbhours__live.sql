@@ -21,19 +21,7 @@ source as (
 
 ),
 
-gender_codes as (
-
-    select raw_value, gender_code
-    from {{ ref('gender_codes') }}
-    where vocabulary = 'cbhours'
-
-),
-
-show_codes as (
-
-    select raw_value, show_code from {{ ref('show_codes') }}
-
-),
+{{ code_lookups('cbhours') }}
 
 entries as (
 

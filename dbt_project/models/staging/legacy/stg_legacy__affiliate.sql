@@ -47,8 +47,8 @@ renamed as (
         coalesce(show_codes.show_code, {{ empty_to_null("lower(" ~ legacy_col('current_show') ~ ")") }}) as current_show,
         {{ try_cast(legacy_col('is_hd'), 'boolean') }} as is_hd,
         null::boolean as is_new,
-        {{ try_cast(legacy_col('num_users'), 'integer') }} as num_users,
-        {{ try_cast(legacy_col('num_followers'), 'integer') }} as num_followers,
+        {{ try_cast(legacy_col('num_users'), 'integer') }} as viewers,
+        {{ try_cast(legacy_col('num_followers'), 'integer') }} as followers,
         {{ try_cast(legacy_col('seconds_online'), 'integer') }} as seconds_online,
         coalesce(
             {{ legacy_time('session_start') }},
