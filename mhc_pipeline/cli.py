@@ -751,7 +751,7 @@ def cmd_import_follows(args: argparse.Namespace) -> int:
     """Land a saved page or export file of the owner's following / followers list, through the same
     validation and loader as the live fetch (no cookies needed). Importing the same file again changes
     nothing; an incomplete list is landed and reported, and changes nothing downstream."""
-    from mhc_pipeline.sources import follows
+    from mhc_pipeline.defs.follows import client as follows
 
     settings.prepare_env(check=False)
     path = Path(args.file)
@@ -825,7 +825,7 @@ def cmd_events_worker(args: argparse.Namespace) -> int:
     """Consume the owner's Events API feed continuously (Ctrl-C / SIGTERM stop it cleanly)."""
     import threading
 
-    from mhc_pipeline.sources import events
+    from mhc_pipeline.defs.events import client as events
 
     settings.prepare_env()
     url = _ensure_database()
@@ -962,7 +962,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_import_legacy(args: argparse.Namespace) -> int:
     """Import the legacy MHC Control Panel database (read-only), every known table from its high-water
     mark, with a progress bar per table and a summary; a second run adds nothing."""
-    from mhc_pipeline.sources import legacy
+    from mhc_pipeline.defs.legacy import client as legacy
 
     settings.prepare_env(check=False)
     source = args.source or settings.get("MHC_LEGACY_DATABASE_URL")

@@ -9,6 +9,7 @@ asset checks (blocking when their severity is `error`).
 import contextlib
 import os
 import sys
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -32,9 +33,9 @@ MONITORING_KEYS = {dg.AssetKey(["source_freshness"]), dg.AssetKey(["source_cover
 
 def ensure_manifest() -> Path:
     """Parse the dbt project only when there is no manifest yet (a fresh clone) or a dbt file changed
-    after it. Never `prepare_if_dev()`: under `dagster dev` every run worker imports this module, and
-    a `dbt parse` in each (behind one file lock) made runs time out; `mhc dev` prepares the manifest
-    once, before the daemon starts, and workers find it current."""
+    after it. Called by the entry points (the `mhc` commands, the tests) before Dagster loads the code
+    location, never when it is imported (`current_manifest`): under `dagster dev` every run worker imports
+    this module, and a `dbt parse` in each (behind one file lock) made runs time out."""
     if not _manifest_is_stale():
         return DBT_PROJECT.manifest_path
     # the preparer calls `dbt` from PATH: make it this environment's dbt even when the venv is not active
@@ -43,6 +44,22 @@ def ensure_manifest() -> Path:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     DBT_PROJECT.preparer.prepare(DBT_PROJECT)
     return DBT_PROJECT.manifest_path
+
+
+def current_manifest() -> Path:
+    """The manifest the code location loads; importing it never runs dbt. No manifest at all is an error
+    naming the fix; one older than the project (a dbt file changed since `ensure_manifest`) is loaded
+    with a warning: the definitions show the models as they were parsed."""
+    manifest = DBT_PROJECT.manifest_path
+    if not manifest.exists():
+        raise FileNotFoundError(
+            f"no dbt manifest at {manifest}: the code location loads the parsed dbt project; parse it first "
+            "(mhc_pipeline.dbt.ensure_manifest(), as every `mhc` command does, or `dbt parse` in dbt_project/)")
+    if _manifest_is_stale():
+        warnings.warn(f"the dbt manifest {manifest} is older than the dbt project or parsed for another database: "
+                      "the definitions show the models as last parsed (mhc_pipeline.dbt.ensure_manifest() parses "
+                      "them again)", stacklevel=2)
+    return manifest
 
 
 def _manifest_is_stale() -> bool:
@@ -187,7 +204,7 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
 
 
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=current_manifest(),
     project=DBT_PROJECT,
     dagster_dbt_translator=TRANSLATOR,
     name="mhc_dbt_models",

@@ -43,8 +43,8 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject, validate
-from mhc_pipeline.resources import PostgresResource
-from mhc_pipeline.sources import cbhours
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
+from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "statbate"
@@ -132,13 +132,13 @@ class StatBateResource(dg.ConfigurableResource):
 
 def resource_from_env() -> StatBateResource:
     return StatBateResource(
-        url=dg.EnvVar("MHC_STATBATE_URL"),
-        token=dg.EnvVar("MHC_STATBATE_TOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_STATBATE_MAX_PER_MINUTE"),
-        tips_days=dg.EnvVar.int("MHC_STATBATE_TIPS_DAYS"),
-        max_members=dg.EnvVar.int("MHC_STATBATE_MAX_MEMBERS"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-        retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
+        url=setting("MHC_STATBATE_URL"),
+        token=setting("MHC_STATBATE_TOKEN"),
+        max_per_minute=int_setting("MHC_STATBATE_MAX_PER_MINUTE"),
+        tips_days=int_setting("MHC_STATBATE_TIPS_DAYS"),
+        max_members=int_setting("MHC_STATBATE_MAX_MEMBERS"),
+        timeout=int_setting("MHC_HTTP_TIMEOUT"),
+        retries=int_setting("MHC_HTTP_RETRIES"),
     )
 
 

@@ -81,7 +81,7 @@ import psycopg2.extensions
 
 from mhc_pipeline import db, load, metadata, utc
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 
 
 @dataclass(frozen=True)
@@ -573,8 +573,8 @@ class LegacyResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> LegacyResource:
-    return LegacyResource(url=dg.EnvVar("MHC_LEGACY_DATABASE_URL"), time_zone=dg.EnvVar("MHC_LEGACY_TIMEZONE"),
-                          overlap_minutes=dg.EnvVar.int("MHC_LEGACY_OVERLAP_MINUTES"))
+    return LegacyResource(url=setting("MHC_LEGACY_DATABASE_URL"), time_zone=setting("MHC_LEGACY_TIMEZONE"),
+                          overlap_minutes=int_setting("MHC_LEGACY_OVERLAP_MINUTES"))
 
 
 @dg.multi_asset(

@@ -33,7 +33,7 @@ import orjson
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 
 SOURCE = "events"
 TABLE = "events"
@@ -75,10 +75,10 @@ class EventsResource(dg.ConfigurableResource):
 
 def resource_from_env() -> EventsResource:
     return EventsResource(
-        url=dg.EnvVar("MHC_EVENTS_URL"),
-        username=dg.EnvVar("MHC_OWNER"),
-        token=dg.EnvVar("MHC_EVENTS_TOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_EVENTS_MAX_PER_MINUTE"),
+        url=setting("MHC_EVENTS_URL"),
+        username=setting("MHC_OWNER"),
+        token=setting("MHC_EVENTS_TOKEN"),
+        max_per_minute=int_setting("MHC_EVENTS_MAX_PER_MINUTE"),
     )
 
 

@@ -36,7 +36,7 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "stats"
@@ -87,13 +87,13 @@ class StatsResource(dg.ConfigurableResource):
 
 def resource_from_env() -> StatsResource:
     return StatsResource(
-        url=dg.EnvVar("MHC_STATS_URL"),
-        username=dg.EnvVar("MHC_OWNER"),
-        token=dg.EnvVar("MHC_STATS_TOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_STATS_MAX_PER_MINUTE"),
-        backoff_minutes=dg.EnvVar.int("MHC_STATS_BACKOFF_MINUTES"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-        retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
+        url=setting("MHC_STATS_URL"),
+        username=setting("MHC_OWNER"),
+        token=setting("MHC_STATS_TOKEN"),
+        max_per_minute=int_setting("MHC_STATS_MAX_PER_MINUTE"),
+        backoff_minutes=int_setting("MHC_STATS_BACKOFF_MINUTES"),
+        timeout=int_setting("MHC_HTTP_TIMEOUT"),
+        retries=int_setting("MHC_HTTP_RETRIES"),
     )
 
 

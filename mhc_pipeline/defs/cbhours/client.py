@@ -25,7 +25,7 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "cbhours"
@@ -37,7 +37,7 @@ LIVE_BATCH = 50
 MAX_RANGE_DAYS = 60
 HISTORY_DAYS = 60
 ERROR_300 = "Error Code:300"
-FOLLOW_LISTS_TABLE = "follow_lists"  # sources/follows.py: the owner's following list is tracked
+FOLLOW_LISTS_TABLE = "follow_lists"  # defs/follows: the owner's following list is tracked
 
 
 class CBHoursResource(dg.ConfigurableResource):
@@ -68,16 +68,16 @@ class TrackingResource(dg.ConfigurableResource):
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     return {
         "cbhours": CBHoursResource(
-            url=dg.EnvVar("MHC_CBHOURS_URL"),
-            max_per_minute=dg.EnvVar.int("MHC_CBHOURS_MAX_PER_MINUTE"),
-            timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-            retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
+            url=setting("MHC_CBHOURS_URL"),
+            max_per_minute=int_setting("MHC_CBHOURS_MAX_PER_MINUTE"),
+            timeout=int_setting("MHC_HTTP_TIMEOUT"),
+            retries=int_setting("MHC_HTTP_RETRIES"),
         ),
         "tracking": TrackingResource(
-            watchlist=dg.EnvVar("MHC_WATCHLIST"),
-            owner=dg.EnvVar("MHC_OWNER"),
-            max_models=dg.EnvVar.int("MHC_TRACKED_MAX"),
-            error300_recheck_hours=dg.EnvVar.int("MHC_CBHOURS_ERROR300_RECHECK_HOURS"),
+            watchlist=setting("MHC_WATCHLIST"),
+            owner=setting("MHC_OWNER"),
+            max_models=int_setting("MHC_TRACKED_MAX"),
+            error300_recheck_hours=int_setting("MHC_CBHOURS_ERROR300_RECHECK_HOURS"),
         ),
     }
 
@@ -405,13 +405,28 @@ def completeness_check(batch: Batch, tracked: int) -> dg.AssetCheckResult:
                                                            "first_reason": reason})
 
 
-def activity_partitions(today: date | None = None) -> dg.DailyPartitionsDefinition:
-    today = today or datetime.now(timezone.utc).date()
-    return dg.DailyPartitionsDefinition(start_date=(today - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
-                                        end_offset=1, timezone="UTC")
+# The partitions start on a fixed day, so the definitions are the same on any day: the oldest day CBHours
+# still kept when the pipeline began (2026-11-25, less HISTORY_DAYS). CBHours keeps only the last
+# HISTORY_DAYS days: the asset skips the older days of a partition range (`askable_days`).
+ACTIVITY_START = date(2026, 9, 27)
+ACTIVITY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=ACTIVITY_START.isoformat(), end_offset=1, timezone="UTC")
 
 
-ACTIVITY_PARTITIONS = activity_partitions()
+class TooOld(ValueError):
+    """Every day asked for is older than the HISTORY_DAYS CBHours keeps."""
+
+
+def askable_days(start: date, end: date, today: date) -> tuple[date, str | None]:
+    """The first day of start..end that CBHours still keeps, and the one line saying what was skipped (None:
+    nothing); TooOld (one line naming the limit) when none is."""
+    oldest = today - timedelta(days=HISTORY_DAYS - 1)
+    if end < oldest:
+        raise TooOld(f"cbhours activity {start}..{end}: CBHours keeps only the last {HISTORY_DAYS} days (since "
+                     f"{oldest}); nothing was asked")
+    if start < oldest:
+        return oldest, (f"cbhours activity {start}..{oldest - timedelta(days=1)} skipped: CBHours keeps only the "
+                        f"last {HISTORY_DAYS} days (since {oldest})")
+    return start, None
 
 
 class ActivityConfig(dg.Config):
@@ -428,8 +443,8 @@ class ActivityConfig(dg.Config):
     partitions_def=ACTIVITY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
-        "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day of "
-        "the 60 CBHours keeps: a backfill of any range is one run with one request per model. Today's "
+        "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day "
+        "(CBHours keeps the last 60: older days of a range are skipped, with one line saying so): a backfill of any range is one run with one request per model. Today's "
         "partition is refreshed every 3 minutes for the models online now. `Error Code:300` answers are "
         "landed as facts. One row per answer in `raw.cbhours_activity`."
     ),
@@ -441,6 +456,12 @@ def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, 
     today = datetime.now(timezone.utc).date()
     start = window.start.date()
     end = min((window.end - timedelta(seconds=1)).date(), today)
+    try:
+        start, skipped = askable_days(start, end, today)
+    except TooOld as exc:
+        raise dg.Failure(description=str(exc)) from None
+    if skipped:
+        context.log.warning(skipped)
     fetched_at = datetime.now(timezone.utc)
     dsn = postgres.resolved_url()
     with postgres.connect() as conn:

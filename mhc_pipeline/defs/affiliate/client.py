@@ -20,7 +20,7 @@ import orjson
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import BadResponse, HttpClient, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "affiliate"
@@ -76,13 +76,13 @@ class AffiliateResource(dg.ConfigurableResource):
 
 def resource_from_env() -> AffiliateResource:
     return AffiliateResource(
-        url=dg.EnvVar("MHC_AFFILIATE_URL"),
-        wm=dg.EnvVar("MHC_AFFILIATE_WM"),
-        client_ip=dg.EnvVar("MHC_AFFILIATE_CLIENT_IP"),
-        page_size=dg.EnvVar.int("MHC_AFFILIATE_PAGE_SIZE"),
-        max_per_minute=dg.EnvVar.int("MHC_AFFILIATE_MAX_PER_MINUTE"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-        retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
+        url=setting("MHC_AFFILIATE_URL"),
+        wm=setting("MHC_AFFILIATE_WM"),
+        client_ip=setting("MHC_AFFILIATE_CLIENT_IP"),
+        page_size=int_setting("MHC_AFFILIATE_PAGE_SIZE"),
+        max_per_minute=int_setting("MHC_AFFILIATE_MAX_PER_MINUTE"),
+        timeout=int_setting("MHC_HTTP_TIMEOUT"),
+        retries=int_setting("MHC_HTTP_RETRIES"),
     )
 
 

@@ -40,7 +40,7 @@ import orjson
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import Fetched, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, int_setting, setting
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "follows"
@@ -98,11 +98,11 @@ class FollowsResource(dg.ConfigurableResource):
 
 def resource_from_env() -> FollowsResource:
     return FollowsResource(
-        url=dg.EnvVar("MHC_FOLLOWS_URL"),
-        sessionid=dg.EnvVar("MHC_FOLLOWS_SESSIONID"),
-        csrftoken=dg.EnvVar("MHC_FOLLOWS_CSRFTOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_FOLLOWS_MAX_PER_MINUTE"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
+        url=setting("MHC_FOLLOWS_URL"),
+        sessionid=setting("MHC_FOLLOWS_SESSIONID"),
+        csrftoken=setting("MHC_FOLLOWS_CSRFTOKEN"),
+        max_per_minute=int_setting("MHC_FOLLOWS_MAX_PER_MINUTE"),
+        timeout=int_setting("MHC_HTTP_TIMEOUT"),
     )
 
 
