@@ -14,7 +14,8 @@ from mhc_pipeline.sources import SOURCES, SPECS
 
 # Importing this module reads the settings and never writes them: a resource field is `dg.EnvVar` when its
 # variable is set (every `mhc` command sets them all before Dagster starts) and the setting's default
-# otherwise (resources.setting). It never runs dbt (the manifest is prepared before: dbt.ensure_manifest).
+# otherwise (resources.setting). It never runs dbt: the entry points prepare the manifest
+# (dbt_project.ensure_manifest), and the partitions are the same on any day.
 
 # Every source's room (mhc_pipeline/defs/<source>/): its assets, jobs, schedules and resources
 SOURCE_DEFS = [module.defs() for module in SOURCES.values()]
@@ -35,14 +36,16 @@ _LANDING_ASSETS = [a for d in SOURCE_DEFS for a in d.assets or () if isinstance(
 # is then skipped, and the dbt_follows_landing sensor rebuilds what the landings changed.
 #
 # Each source's spec names its cadences (mhc_pipeline/defs/<source>/definitions.py).
-CADENCE_SECONDS: dict[dg.AssetKey, int] = {key: every for spec in SPECS for key, every in spec.cadence.items()}
+CADENCE_SECONDS: dict[dg.AssetKey, int] = {
+    key: every for spec in SPECS for key, every in spec.cadence.items()}
 SLACK_SECONDS = 30
 # the 5-minute source with which the marts tagged `every_5_minutes` (dbt.EVERY_5_MINUTES) are rebuilt
 [MARTS_WITH] = [spec.marts_with for spec in SPECS if spec.marts_with is not None]
 # the op config of a landing when the cycle lands it; a daily-partitioned landing lands the tick's day
 CYCLE_CONFIG = {key: config for spec in SPECS for key, config in spec.cycle_config.items()}
 # (a run has one partition key: the cycle's partitioned landings share one partitions definition)
-[CYCLE_PARTITIONS] = {a.partitions_def for a in _LANDING_ASSETS if a.partitions_def and set(a.keys) & set(CADENCE_SECONDS)}
+[CYCLE_PARTITIONS] = {a.partitions_def for a in _LANDING_ASSETS
+                      if a.partitions_def and set(a.keys) & set(CADENCE_SECONDS)}
 _OP_NAMES = {key: a.node_def.name for a in _LANDING_ASSETS for key in a.keys}
 PARTITIONED = frozenset(k for a in _LANDING_ASSETS if a.partitions_def for k in a.keys)
 # the data tests (every dbt test is an asset check of its model) run every 15 minutes, over the rows landed
@@ -178,7 +181,7 @@ schedules = [cycle_every_minute_schedule]
 # Whole-pipeline jobs
 full_cycle = dg.define_asset_job(
     "full_cycle",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*(key for spec in SPECS for key in spec.on_demand)),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*(k for spec in SPECS for k in spec.on_demand)),
     description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
 )
 dbt_build = dg.define_asset_job(

@@ -60,7 +60,8 @@ CORE_TAIL: list[Setting] = [
 # the table: the core settings, each source's own (mhc_pipeline/defs/<source>/settings.py), the shared tail
 SETTINGS: list[Setting] = [
     *CORE,
-    *(s for name in source_names() for s in importlib.import_module(f"mhc_pipeline.defs.{name}.settings").SETTINGS),
+    *(row for name in source_names()
+      for row in importlib.import_module(f"mhc_pipeline.defs.{name}.settings").SETTINGS),
     *CORE_TAIL,
 ]
 

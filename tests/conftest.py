@@ -27,9 +27,9 @@ def _session_env():
     # what every `mhc` command does before Dagster loads the code location: the settings' defaults in the
     # environment (importing the definitions only reads them) and a current dbt manifest (never parsed there)
     settings.prepare_env(check=False)
-    from mhc_pipeline import dbt
+    from mhc_pipeline import dbt_project
 
-    dbt.ensure_manifest()
+    dbt_project.ensure_manifest()
     yield tmp
 
 

@@ -1,5 +1,6 @@
-"""The code location: the names the UI, the tests and the operators rely on do not change silently (every asset key, job,
-schedule with its cron string and sensor equals tests/snapshots/definitions.json), and importing it has no side effects.
+"""The code location: the names the UI, the tests and the operators rely on do not change silently (every
+asset key, job, schedule with its cron string and sensor equals tests/snapshots/definitions.json), and
+importing it has no side effects.
 
 A change that means to rename or add one regenerates the file and shows it in its diff:
     MHC_UPDATE_SNAPSHOT=1 python -m pytest tests/test_definitions_snapshot.py

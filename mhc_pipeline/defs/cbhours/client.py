@@ -409,7 +409,8 @@ def completeness_check(batch: Batch, tracked: int) -> dg.AssetCheckResult:
 # still kept when the pipeline began (2026-11-25, less HISTORY_DAYS). CBHours keeps only the last
 # HISTORY_DAYS days: the asset skips the older days of a partition range (`askable_days`).
 ACTIVITY_START = date(2026, 9, 27)
-ACTIVITY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=ACTIVITY_START.isoformat(), end_offset=1, timezone="UTC")
+ACTIVITY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=ACTIVITY_START.isoformat(), end_offset=1,
+                                                   timezone="UTC")
 
 
 class TooOld(ValueError):
@@ -421,11 +422,12 @@ def askable_days(start: date, end: date, today: date) -> tuple[date, str | None]
     nothing); TooOld (one line naming the limit) when none is."""
     oldest = today - timedelta(days=HISTORY_DAYS - 1)
     if end < oldest:
-        raise TooOld(f"cbhours activity {start}..{end}: CBHours keeps only the last {HISTORY_DAYS} days (since "
-                     f"{oldest}); nothing was asked")
+        raise TooOld(f"cbhours activity {start}..{end}: CBHours keeps only the last {HISTORY_DAYS} days "
+                     f"(since {oldest}); nothing was asked")
     if start < oldest:
-        return oldest, (f"cbhours activity {start}..{oldest - timedelta(days=1)} skipped: CBHours keeps only the "
-                        f"last {HISTORY_DAYS} days (since {oldest})")
+        skipped = f"{start}..{oldest - timedelta(days=1)}"
+        return oldest, (f"cbhours activity {skipped} skipped: CBHours keeps only the last {HISTORY_DAYS} days "
+                        f"(since {oldest})")
     return start, None
 
 
@@ -444,7 +446,8 @@ class ActivityConfig(dg.Config):
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
         "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day "
-        "(CBHours keeps the last 60: older days of a range are skipped, with one line saying so): a backfill of any range is one run with one request per model. Today's "
+        "(CBHours keeps the last 60: older days of a range are skipped, with one line saying so): a "
+        "backfill of any range is one run with one request per model. Today's "
         "partition is refreshed every 3 minutes for the models online now. `Error Code:300` answers are "
         "landed as facts. One row per answer in `raw.cbhours_activity`."
     ),

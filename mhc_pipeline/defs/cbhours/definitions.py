@@ -29,10 +29,12 @@ cbhours_activity_job = dg.define_asset_job(
     "cbhours_activity_job",
     selection=dg.AssetSelection.assets(client.ACTIVITY_KEY),
     partitions_def=client.ACTIVITY_PARTITIONS,
-    description="CBHours activity for a partition (range): backfills (today's 3-minute refresh is part of cycle_every_minute).",
+    description="CBHours activity for a partition (range): backfills (today's 3-minute refresh is part of "
+                "cycle_every_minute).",
 )
 
 
 def defs() -> dg.Definitions:
     return dg.Definitions(assets=[client.cbhours_live, client.cbhours_activity],
-                          jobs=[cbhours_live_cycle, cbhours_activity_job], resources=client.resources_from_env())
+                          jobs=[cbhours_live_cycle, cbhours_activity_job],
+                          resources=client.resources_from_env())

@@ -19,4 +19,5 @@ stats_cycle = landing_job("stats_cycle", [client.ASSET_KEY], "One Stats API snap
 
 
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[client.stats_api], jobs=[stats_cycle], resources={"stats": client.resource_from_env()})
+    return dg.Definitions(assets=[client.stats_api], jobs=[stats_cycle],
+                          resources={"stats": client.resource_from_env()})
