@@ -7,16 +7,16 @@ from functools import partial
 import dagster as dg
 
 from mhc_pipeline.defs.spec import Replay, SourceSpec
-from mhc_pipeline.defs.statbate import client
+from mhc_pipeline.defs.statbate import client, replay
 from mhc_pipeline.scheduling import landing_job, schedule
 
 SPEC = SourceSpec(
     name="statbate",
     raw_tables=tuple(client.TABLES),
     replay={
-        "statbate-model-info": Replay(partial(client.info_batch_from_file, kind="model"), username=True),
-        "statbate-member-info": Replay(partial(client.info_batch_from_file, kind="member"), username=True),
-        "statbate-tips": Replay(client.tips_batch_from_file, username=True),
+        "statbate-model-info": Replay(partial(replay.info_batch_from_file, kind="model"), username=True),
+        "statbate-member-info": Replay(partial(replay.info_batch_from_file, kind="member"), username=True),
+        "statbate-tips": Replay(replay.tips_batch_from_file, username=True),
     },
 )
 
