@@ -225,15 +225,20 @@ batch_ledger = dg.AssetSpec(
                 "a batch id that is already there is never landed twice. The freshness and coverage marts read it.",
 )
 
-shared = dg.Definitions(
-    assets=[batch_ledger, mhc_dbt_models],
-    jobs=[cycle_every_minute, full_cycle, dbt_build, dbt_checks_history, dbt.dbt_as_of],
-    # every job runs its steps in the run's own process: a second process per step would import the
-    # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
-    executor=dg.in_process_executor,
-    schedules=schedules,
-    sensors=[dbt_follows_landing, runs.dead_run_watchdog],
-    resources={"postgres": postgres_from_env(), "dbt": dbt_resource()},
-)
+def shared_defs() -> dg.Definitions:
+    """What no one source owns: the loader's ledger, the dbt models, the cycle and whole-pipeline jobs, the
+    sensors, and the resources every source uses (a function: the code location has one module-level
+    Definitions, `defs`)."""
+    return dg.Definitions(
+        assets=[batch_ledger, mhc_dbt_models],
+        jobs=[cycle_every_minute, full_cycle, dbt_build, dbt_checks_history, dbt.dbt_as_of],
+        # every job runs its steps in the run's own process: a second process per step would import the
+        # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
+        executor=dg.in_process_executor,
+        schedules=schedules,
+        sensors=[dbt_follows_landing, runs.dead_run_watchdog],
+        resources={"postgres": postgres_from_env(), "dbt": dbt_resource()},
+    )
 
-defs = dg.Definitions.merge(shared, *SOURCE_DEFS)
+
+defs = dg.Definitions.merge(shared_defs(), *SOURCE_DEFS)
