@@ -149,11 +149,11 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
 def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource,
                    config: DbtBuildConfig):
     from mhc_pipeline import load
-    from mhc_pipeline.sources import RAW_TABLES
+    from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES
 
     with postgres.connect() as conn:  # dbt reads every raw table: make sure they exist
         for table in RAW_TABLES:
-            load.ensure_raw_table(conn, table, postgres.raw_schema)
+            load.ensure_raw_table(conn, table, postgres.raw_schema, RAW_COLUMNS.get(table, ()))
     db.export_libpq_env(postgres.resolved_url())
     schema = settings.get("MHC_PRODUCT_SCHEMA")
     target = run_target_path(context.run.run_id)

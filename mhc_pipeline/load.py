@@ -90,6 +90,16 @@ class Reject:
     key: str | None = None  # where in the batch (e.g. "page 3 row 17")
 
 
+@dataclass(frozen=True)
+class RawColumn:
+    """A column of a raw table beside the payload: what the client knew when it asked (e.g. the username a
+    CBHours activity request was for), landed as text. `backfill`: the SQL expression that fills it once, in
+    the statement that adds it, for the rows landed before it existed."""
+
+    name: str
+    backfill: str | None = None
+
+
 @dataclass
 class Batch:
     source: str
@@ -117,6 +127,9 @@ class Batch:
     # What identifies the batch when it is not (source, table, fetched_at, scope): e.g. the range of
     # Events API ids it holds, so a replayed answer is the same batch whenever it was fetched.
     key: str | None = None
+    # The raw table's own columns (beside the payload) and, per record, their values (not with `stream`)
+    columns: tuple[RawColumn, ...] = ()
+    values: list[tuple[str | None, ...]] = field(default_factory=list)
 
     def digest(self) -> str | None:
         """What the batch holds (its rows and its rejects), as one hash; None for a lazy stream (known
@@ -170,14 +183,20 @@ class Landed:
 
 
 # ---------------------------------------------------------------------------------------------------
-_ENSURED: set[tuple[str, str, str]] = set()
+_ENSURED: set[tuple[str, str, str, tuple[str, ...]]] = set()
 
 
-def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw") -> None:
-    """Create the raw schema, its bookkeeping tables and `schema.table` if missing."""
+def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw",
+                     columns: Iterable[RawColumn] = ()) -> None:
+    """Create the raw schema, its bookkeeping tables and `schema.table` if missing, with its own `columns`
+    (a column added to a table that has rows is back-filled once, by its `backfill` expression)."""
     _check_ident(table)
     _check_ident(schema)
-    if (conn.dsn, schema, table) in _ENSURED:
+    columns = tuple(columns)
+    for column in columns:
+        _check_ident(column.name)
+    ensured = (conn.dsn, schema, table, tuple(c.name for c in columns))
+    if ensured in _ENSURED:
         return
     with conn.cursor() as cur:
         # concurrent runs on a fresh database must not race on CREATE ... IF NOT EXISTS
@@ -228,8 +247,15 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
             create index if not exists {table}_landed_at on {schema}.{table} (landed_at);
             """
         )
+        for column in columns:
+            cur.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+                        "and column_name = %s", (schema, table, column.name))
+            if cur.fetchone() is None:
+                cur.execute(f"alter table {schema}.{table} add column {column.name} text")
+                if column.backfill:
+                    cur.execute(f"update {schema}.{table} set {column.name} = {column.backfill}")
     conn.commit()
-    _ENSURED.add((conn.dsn, schema, table))
+    _ENSURED.add(ensured)
 
 
 def ensure_raw_index(conn: psycopg2.extensions.connection, table: str, expression: str, name: str,
@@ -255,7 +281,7 @@ def land(
     consumed), unless it differs from the one held and `replace` is set, or the one held landed no row
     (everything in it was quarantined: it claimed nothing): then the held batch's rows, quarantined
     items and ledger row are deleted and this one lands in their place, in the same transaction."""
-    ensure_raw_table(conn, batch.table, schema)
+    ensure_raw_table(conn, batch.table, schema, batch.columns)
     conn.commit()
     bid = batch.batch_id
     fetched = batch.fetched_at.astimezone(timezone.utc)

@@ -73,6 +73,7 @@ def copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
     head = b"\t".join([str(bid).encode(), b"%d", esc(batch.source.encode()), fetched.isoformat().encode()])
     head = head.replace(b"%", b"%%").replace(b"%%d", b"%d", 1)
     count = [0]
+    values = iter(batch.values) if batch.columns else None
 
     def chunks() -> Iterator[bytes]:
         parts: list[bytes] = []
@@ -83,12 +84,14 @@ def copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
         for i, (record, request) in enumerate(batch.items()):
             data = payload(record)
             feed(h, data)
+            own = b"" if values is None else b"".join(
+                b"\t" + (b"\\N" if v is None else esc(str(v).encode())) for v in next(values))
             if b"\\u0000" in data:  # PostgreSQL jsonb cannot store NUL characters: land() quarantines it
                 nul_rows.append((i, data, request))
                 continue
             if request is not last_request:
                 last_request, last_enc = request, esc(redact(request).encode())
-            line = b"%s\t%s\t%s\n" % (head % row_no, last_enc, esc(data))
+            line = b"%s\t%s\t%s%s\n" % (head % row_no, last_enc, esc(data), own)
             row_no += 1
             parts.append(line)
             size += len(line)
@@ -102,7 +105,8 @@ def copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
     reader = _ChunkReader(chunks())
     try:
         cur.copy_expert(
-            f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload) from stdin",
+            f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload"
+            f"{''.join(', ' + c.name for c in batch.columns)}) from stdin",
             reader,
             size=1 << 20,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 import dagster as dg
 import psycopg2.extensions
@@ -58,5 +58,16 @@ def int_setting(name: str) -> Any:
     return dg.EnvVar.int(name) if isinstance(value, dg.EnvVar) else int(value)
 
 
+R = TypeVar("R", bound=dg.ConfigurableResource)
+# the HTTP layer's own settings, shared by every HTTP source's resource
+HTTP_SETTINGS = {"timeout": "MHC_HTTP_TIMEOUT", "retries": "MHC_HTTP_RETRIES"}
+
+
+def from_settings(cls: type[R], **fields: str) -> R:
+    """The resource `cls` with each given field read from its setting (`int_setting` for an int field)."""
+    types = {name: f.annotation for name, f in cls.model_fields.items()}
+    return cls(**{name: int_setting(s) if types[name] is int else setting(s) for name, s in fields.items()})
+
+
 def postgres_from_env() -> PostgresResource:
-    return PostgresResource(url=setting("MHC_DATABASE_URL"), raw_schema=setting("MHC_RAW_SCHEMA"))
+    return from_settings(PostgresResource, url="MHC_DATABASE_URL", raw_schema="MHC_RAW_SCHEMA")

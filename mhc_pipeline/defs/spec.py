@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import dagster as dg
 
-from mhc_pipeline.load import Batch
+from mhc_pipeline.load import Batch, RawColumn
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class SourceSpec:
 
     name: str
     raw_tables: tuple[str, ...]  # every raw landing table it writes (dbt reads them all: they must exist)
+    # a raw table's own columns beside the payload (load.RawColumn), where it has some
+    raw_columns: Mapping[str, tuple[RawColumn, ...]] = field(default_factory=dict)
     # landing asset -> seconds between its landings in the every-minute cycle (cycle_every_minute)
     cadence: Mapping[dg.AssetKey, int] = field(default_factory=dict)
     # landing asset -> the op config it gets when the cycle lands it (a daily-partitioned asset is run

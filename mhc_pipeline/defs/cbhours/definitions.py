@@ -12,6 +12,7 @@ from mhc_pipeline.scheduling import landing_job
 SPEC = SourceSpec(
     name="cbhours",
     raw_tables=(client.LIVE_TABLE, client.ACTIVITY_TABLE),
+    raw_columns={client.ACTIVITY_TABLE: client.ACTIVITY_COLUMNS},
     cadence={
         client.LIVE_KEY: 60,  # CBHours live stats: every minute
         client.ACTIVITY_KEY: 180,  # today's CBHours activity (3-minute segments) of the models online now

@@ -37,7 +37,7 @@ from mhc_pipeline.defs.follows.lists import (  # noqa: F401 (TABLE, import_file:
     add_rooms, html_blocked, import_file, links_to_page, parse_html)
 from mhc_pipeline.http import Fetched, HttpClient, SourceError, redact
 from mhc_pipeline.load import Reject
-from mhc_pipeline.resources import PostgresResource, int_setting, setting
+from mhc_pipeline.resources import PostgresResource, from_settings
 from mhc_pipeline.utc import parse_time
 
 # the live fetch; the lists, their verdicts and the import of files: lists.py
@@ -75,13 +75,9 @@ class FollowsResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> FollowsResource:
-    return FollowsResource(
-        url=setting("MHC_FOLLOWS_URL"),
-        sessionid=setting("MHC_FOLLOWS_SESSIONID"),
-        csrftoken=setting("MHC_FOLLOWS_CSRFTOKEN"),
-        max_per_minute=int_setting("MHC_FOLLOWS_MAX_PER_MINUTE"),
-        timeout=int_setting("MHC_HTTP_TIMEOUT"),
-    )
+    return from_settings(FollowsResource, url="MHC_FOLLOWS_URL", sessionid="MHC_FOLLOWS_SESSIONID",
+                         csrftoken="MHC_FOLLOWS_CSRFTOKEN", max_per_minute="MHC_FOLLOWS_MAX_PER_MINUTE",
+                         timeout="MHC_HTTP_TIMEOUT")
 
 
 class SentAway(SourceError):
@@ -267,11 +263,9 @@ class FollowsConfig(dg.Config):
 CHECKS = {"following": "following_list_complete", "follower": "followers_list_complete"}
 
 
-@dg.asset(
+@metadata.landing_asset(
     key=ASSET_KEY,
     group_name="landing_follows",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     description=(
         "The owner's following list (followed-rooms JSON endpoints: reported total, then the paged online and "
         "offline room lists) and followers list (the followers page), with the owner's session cookies. One "

@@ -84,7 +84,7 @@ from mhc_pipeline.defs.legacy.tables import (  # noqa: F401 (CHUNK_ROWS, RAW_TAB
     Unusable, connect_legacy, cursor_name, detect, mark_columns, persons_map, select_sql, zones_of)
 from mhc_pipeline.http import redact, url_secrets
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource, int_setting, setting
+from mhc_pipeline.resources import PostgresResource, from_settings
 
 
 @dataclass
@@ -361,13 +361,13 @@ class LegacyResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> LegacyResource:
-    return LegacyResource(url=setting("MHC_LEGACY_DATABASE_URL"), time_zone=setting("MHC_LEGACY_TIMEZONE"),
-                          overlap_minutes=int_setting("MHC_LEGACY_OVERLAP_MINUTES"))
+    return from_settings(LegacyResource, url="MHC_LEGACY_DATABASE_URL", time_zone="MHC_LEGACY_TIMEZONE",
+                         overlap_minutes="MHC_LEGACY_OVERLAP_MINUTES")
 
 
 @dg.multi_asset(
     name="legacy_landing",
-    specs=[dg.AssetSpec(key, group_name="landing_legacy", kinds={"python", "postgres"}, owners=["team:mhc-pipeline"],
+    specs=[dg.AssetSpec(key, group_name="landing_legacy", kinds={"python", "postgres"}, owners=metadata.OWNERS,
                         description=f"Rows of the legacy MHC Control Panel table `{t.name}` ({', '.join(t.candidates)}"
                                     f"), imported read-only: one row per legacy row in `raw.{t.raw_table}`.")
            for key, t in zip(KEYS, TABLES)],

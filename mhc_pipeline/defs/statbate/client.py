@@ -42,7 +42,7 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject, validate
-from mhc_pipeline.resources import PostgresResource, int_setting, setting
+from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
 from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.utc import parse_time
 
@@ -130,15 +130,9 @@ class StatBateResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> StatBateResource:
-    return StatBateResource(
-        url=setting("MHC_STATBATE_URL"),
-        token=setting("MHC_STATBATE_TOKEN"),
-        max_per_minute=int_setting("MHC_STATBATE_MAX_PER_MINUTE"),
-        tips_days=int_setting("MHC_STATBATE_TIPS_DAYS"),
-        max_members=int_setting("MHC_STATBATE_MAX_MEMBERS"),
-        timeout=int_setting("MHC_HTTP_TIMEOUT"),
-        retries=int_setting("MHC_HTTP_RETRIES"),
-    )
+    return from_settings(StatBateResource, url="MHC_STATBATE_URL", token="MHC_STATBATE_TOKEN",
+                         max_per_minute="MHC_STATBATE_MAX_PER_MINUTE", tips_days="MHC_STATBATE_TIPS_DAYS",
+                         max_members="MHC_STATBATE_MAX_MEMBERS", **HTTP_SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -398,7 +392,7 @@ class StatBateConfig(dg.Config):
 
 
 _DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
-_COMMON = dict(group_name="landing_statbate", kinds={"python", "postgres"}, owners=["team:mhc-pipeline"],
+_COMMON = dict(group_name="landing_statbate", kinds={"python", "postgres"}, owners=metadata.OWNERS,
                freshness_policy=_DAILY)
 
 
