@@ -20,9 +20,9 @@ import psycopg2
 import pytest
 
 from mhc_pipeline import db, load
+from mhc_pipeline.defs.legacy import client as legacy
 from mhc_pipeline.load import Batch
 from mhc_pipeline.settings import PROJECT_ROOT
-from mhc_pipeline.defs.legacy import client as legacy
 from tests import legacy_fixture as lf
 from tests.conftest import count, reset_database
 
