@@ -28,7 +28,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mhc_pipeline import db, load  # noqa: E402
-from mhc_pipeline.sources import affiliate  # noqa: E402
+from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
 
 PATH = "/api/public/affiliates/onlinerooms/"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mhc_pipeline import db  # noqa: E402
+from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import Simulator  # noqa: E402
-from mhc_pipeline.sources import cbhours  # noqa: E402
 
 
 def main() -> None:

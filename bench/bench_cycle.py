@@ -88,9 +88,10 @@ from bench_merge_history import (AFF_PAGE_URL, CBH_URL, DBT_PROJECT, ROOT, Dbt, 
                                  maintenance, phase, print_sizes, schedule, setup_raw, sizes, tracked_models)
 
 from mhc_pipeline import db, load  # noqa: E402
+from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
+from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
-from mhc_pipeline.sources import affiliate, cbhours  # noqa: E402
 
 UTC = timezone.utc
 ONLINE_SHARE = 0.418  # the World's share of models online at any hour (measured: 41-43%)

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mhc_pipeline import db  # noqa: E402
-from mhc_pipeline.sources import legacy  # noqa: E402
+from mhc_pipeline.defs.legacy import client as legacy  # noqa: E402
 from tests import legacy_fixture as lf  # noqa: E402
 
 

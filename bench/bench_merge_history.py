@@ -85,9 +85,11 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
 from mhc_pipeline import db, load  # noqa: E402
+from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
+from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
-from mhc_pipeline.sources import RAW_TABLES, affiliate, cbhours  # noqa: E402
+from mhc_pipeline.sources import RAW_TABLES  # noqa: E402
 
 UTC = timezone.utc
 DBT = str(Path(sys.executable).parent / "dbt")

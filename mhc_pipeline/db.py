@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.extensions
 
 from mhc_pipeline import settings
+from mhc_pipeline.http import redact, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,8 @@ def database_url() -> str:
 
 
 def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+    """A database URL without its password (http.redact, the one redaction helper)."""
+    return redact(url, *url_secrets(url))
 
 
 def connect(url: str | None = None) -> psycopg2.extensions.connection:

@@ -6,10 +6,8 @@ asset checks (blocking when their severity is `error`).
 """
 
 
-import contextlib
 import os
-import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -18,10 +16,11 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from mhc_pipeline import db, report, settings
+from mhc_pipeline.dbt_project import (  # noqa: F401 (DBT_PROJECT, prune_run_targets: used through this module too)
+    DBT_EXECUTABLE, DBT_PROJECT, current_manifest, dbt_env, ensure_manifest, keep_partial_parse, prune_run_targets,
+    run_target_path)
 from mhc_pipeline.resources import PostgresResource
 
-DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 # the folder under models/ decides the asset group (the layer)
 LAYER_GROUPS = {"staging": "staging", "history": "history", "intermediate": "merged", "marts": "merged"}
@@ -30,59 +29,13 @@ MERGED_KEY = dg.AssetKey(["person_current_state"])
 MONITORING_KEYS = {dg.AssetKey(["source_freshness"]), dg.AssetKey(["source_coverage"])}
 
 
-def ensure_manifest() -> Path:
-    """Parse the dbt project only when there is no manifest yet (a fresh clone) or a dbt file changed
-    after it. Never `prepare_if_dev()`: under `dagster dev` every run worker imports this module, and
-    a `dbt parse` in each (behind one file lock) made runs time out; `mhc dev` prepares the manifest
-    once, before the daemon starts, and workers find it current."""
-    if not _manifest_is_stale():
-        return DBT_PROJECT.manifest_path
-    # the preparer calls `dbt` from PATH: make it this environment's dbt even when the venv is not active
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
-    return DBT_PROJECT.manifest_path
-
-
-def _manifest_is_stale() -> bool:
-    """No manifest yet, or a model, macro, seed, test or project file changed after it was written."""
-    manifest = DBT_PROJECT.manifest_path
-    if not manifest.exists():
-        return True
-    written = manifest.stat().st_mtime
-    root = settings.DBT_PROJECT_DIR
-    files = [root / "dbt_project.yml"] + [
-        f for folder in ("models", "macros", "seeds", "tests") for f in (root / folder).rglob("*") if f.is_file()]
-    if any(f.stat().st_mtime > written for f in files if f.exists()):
-        return True
-    return not _manifest_matches_target()
-
-
-def _manifest_matches_target() -> bool:
-    """The manifest names the database (and product schema) the models are built in now: its relation
-    names carry both, and Dagster's row counts query them, so a manifest parsed for another database
-    (`MHC_DATABASE_URL` changed) must be parsed again."""
-    import orjson
-
-    try:
-        nodes = orjson.loads(DBT_PROJECT.manifest_path.read_bytes()).get("nodes", {})
-    except (OSError, orjson.JSONDecodeError):
-        return False
-    models = [n for n in nodes.values() if n.get("resource_type") == "model"]
-    databases = {n.get("database") for n in models}
-    schemas = {n.get("schema") for n in models}
-    return (databases == {os.environ.get("MHC_PG_DBNAME", "mhc")}
-            and os.environ.get("MHC_PRODUCT_SCHEMA", "mhc") in schemas)
-
-
 # How each dbt model follows the landed data when no run of the every-minute cycle rebuilt it: the
 # `dbt_follows_landing` automation sensor (definitions.py) evaluates these conditions every 30 s.
 #
 # - The incremental and table models FOLLOW_LANDING: requested when an upstream asset (a landing table,
 #   or a model before it) has new data that no run rebuilding this model brought, or when it has never
 #   been built; never while a run of it is in progress, so builds coalesce instead of queueing. Unlike
-#   `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has 60 daily
+#   `eager()`, missing or in-progress upstreams do not hold it back: the activity asset has daily
 #   partitions that are mostly never fetched, and a multi-hour activity backfill must not freeze the
 #   merged state. The staging and intermediate views sit between a landing table and most models:
 #   their data is the landing table's, so an update is seen through them (as deep as the longest chain of views).
@@ -187,7 +140,7 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
 
 
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=current_manifest(),
     project=DBT_PROJECT,
     dagster_dbt_translator=TRANSLATOR,
     name="mhc_dbt_models",
@@ -196,11 +149,11 @@ def dbt_args(config: DbtBuildConfig) -> list[str]:
 def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postgres: PostgresResource,
                    config: DbtBuildConfig):
     from mhc_pipeline import load
-    from mhc_pipeline.sources import RAW_TABLES
+    from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES
 
     with postgres.connect() as conn:  # dbt reads every raw table: make sure they exist
         for table in RAW_TABLES:
-            load.ensure_raw_table(conn, table, postgres.raw_schema)
+            load.ensure_raw_table(conn, table, postgres.raw_schema, RAW_COLUMNS.get(table, ()))
     db.export_libpq_env(postgres.resolved_url())
     schema = settings.get("MHC_PRODUCT_SCHEMA")
     target = run_target_path(context.run.run_id)
@@ -223,22 +176,6 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
         prune_run_targets(keep=int(settings.get("MHC_DBT_KEEP_RUNS")))
 
 
-@contextlib.contextmanager
-def dbt_env(**values: str):
-    """Environment variables for the dbt subprocesses started inside (dagster-dbt hands dbt a copy of
-    os.environ), restored afterwards: a build's settings never leak into the next one in this process."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def refuse_the_past_in_place(conn, schema: str, as_of: str) -> None:
     """A pinned build time (config as_of) rebuilds the product tables in place: fine for a replayed world
     (tests, a demo), never for the past of a live product, whose merged state would go back in time. The
@@ -258,45 +195,6 @@ def refuse_the_past_in_place(conn, schema: str, as_of: str) -> None:
             f"as_of {at.isoformat()} is before the merged state already built ({held.isoformat()}): rebuilding "
             f"the product in place would put it back in time. Build the past into its own schema: "
             f"`mhc build --as-of {as_of}` (job {AS_OF_JOB}).", allow_retries=False)
-
-
-def keep_partial_parse(target: Path) -> None:
-    """dagster-dbt starts each build from the project's partial_parse.msgpack. When dbt could not use it
-    (the profile's environment differs from the one `dbt parse` ran in), it parsed the whole project
-    (~10 CPU-s) and wrote a new one into this build's folder: keep that one, so the next build parses
-    only what changed instead of everything again."""
-    import shutil
-
-    new = target / "partial_parse.msgpack"
-    held = DBT_PROJECT.project_dir / "target" / "partial_parse.msgpack"
-    if not new.exists() or (held.exists() and held.read_bytes() == new.read_bytes()):
-        return
-    tmp = held.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copyfile(new, tmp)
-    os.replace(tmp, held)
-
-
-def run_target_path(run_id: str) -> Path:
-    """This build's dbt artifact folder (manifest, run results, dbt's log): under MHC_DATA_DIR, never in
-    the source tree, one per build so concurrent builds do not share files."""
-    import uuid
-
-    return settings.data_dir() / "dbt_runs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
-
-
-def prune_run_targets(keep: int) -> list[Path]:
-    """Delete all but the newest `keep` dbt artifact folders (each build writes ~24 MB: one a minute
-    under `mhc dev` would fill a disk in weeks). Returns the folders deleted."""
-    import shutil
-
-    root = settings.data_dir() / "dbt_runs"
-    if not root.is_dir():
-        return []
-    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)
-    old = folders[:-keep] if keep > 0 else folders
-    for folder in old:
-        shutil.rmtree(folder, ignore_errors=True)
-    return old
 
 
 AS_OF_JOB = "dbt_as_of"

@@ -6,59 +6,20 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from mhc_pipeline import dbt, runs, settings
+from mhc_pipeline import dbt, runs
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
-from mhc_pipeline.sources import affiliate, cbhours, events, follows, legacy, statbate, stats
+from mhc_pipeline.scheduling import job_in_flight, schedule
+from mhc_pipeline.sources import SOURCES, SPECS
 
-# Fill unset settings with their defaults (the simulator's credentials in simulator mode) so every
-# EnvVar below resolves; a real source with a missing credential is reported when its run starts.
-settings.load_dotenv()
-settings.prepare_env(check=False)
+# Importing this module reads the settings and never writes them: a resource field is `dg.EnvVar` when its
+# variable is set (every `mhc` command sets them all before Dagster starts) and the setting's default
+# otherwise (resources.setting). It never runs dbt: the entry points prepare the manifest
+# (dbt_project.ensure_manifest), and the partitions are the same on any day.
 
-FOLLOWS = "(the dbt models follow through the dbt_follows_landing sensor)"
-
-
-def _landing_job(name: str, keys: list[dg.AssetKey], what: str) -> dg.UnresolvedAssetJobDefinition:
-    """A landing job runs only its landing asset(s): the dbt models downstream follow on their own."""
-    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), description=f"{what} {FOLLOWS}.")
-
-
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
-
-
-def job_in_flight(instance: dg.DagsterInstance, job_name: str) -> bool:
-    """A run of the job is queued or going: a new tick would only queue behind it (and, on a busy machine,
-    pile up a backlog of stale runs); the run that is already there lands the newest data anyway."""
-    return instance.get_runs_count(filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT)) > 0
-
-
-def _schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC",
-                                 default_status=dg.DefaultScheduleStatus.RUNNING,
-                                 should_execute=lambda context: not job_in_flight(context.instance, job.name))
-
-
-# ---------------------------------------------------------------------------------------------------
-# Landing jobs and their schedules, one per source (cadences: ../shared/design.md)
-affiliate_cycle = _landing_job("affiliate_cycle", [affiliate.ASSET_KEY], "One Affiliate crawl")
-cbhours_live_cycle = _landing_job("cbhours_live_cycle", [cbhours.LIVE_KEY], "One CBHours live cycle")
-events_cycle = _landing_job("events_cycle", [events.ASSET_KEY], "Drain the owner's Events API feed")
-stats_cycle = _landing_job("stats_cycle", [stats.ASSET_KEY], "One Stats API snapshot of the owner")
-statbate_daily = _landing_job(
-    "statbate_daily", list(statbate.KEYS),
-    "StatBate model info and tips of the tracked models, member info of the owner's tippers")
-follows_daily = _landing_job(
-    "follows_daily", [follows.ASSET_KEY],
-    "The owner's following and followers lists (only complete lists are diffed)")
-cbhours_activity_job = dg.define_asset_job(
-    "cbhours_activity_job",
-    selection=dg.AssetSelection.assets(cbhours.ACTIVITY_KEY),
-    partitions_def=cbhours.ACTIVITY_PARTITIONS,
-    description="CBHours activity for a partition (range): backfills (today's 3-minute refresh is part of cycle_every_minute).",
-)
-
+# Every source's room (mhc_pipeline/defs/<source>/): its assets, jobs, schedules and resources
+SOURCE_DEFS = [module.defs() for module in SOURCES.values()]
+_LANDING_ASSETS = [a for d in SOURCE_DEFS for a in d.assets or () if isinstance(a, dg.AssetsDefinition)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -73,16 +34,20 @@ cbhours_activity_job = dg.define_asset_job(
 # that failed, or a restart is caught up at the next tick, and nothing queues. Each source is its own
 # step: one failing marks the run failed and names its step, the others still land; the run's dbt step
 # is then skipped, and the dbt_follows_landing sensor rebuilds what the landings changed.
-CADENCE_SECONDS = {
-    cbhours.LIVE_KEY: 60,         # CBHours live stats: every minute
-    events.ASSET_KEY: 60,         # drain the owner's Events feed (the events-worker long-polls beside it)
-    cbhours.ACTIVITY_KEY: 180,    # today's CBHours activity (3-minute segments) of the models online now
-    affiliate.ASSET_KEY: 300,     # the Affiliate crawl of every online room
-    stats.ASSET_KEY: 300,         # the owner's Stats API snapshot
-}
+#
+# Each source's spec names its cadences (mhc_pipeline/defs/<source>/definitions.py).
+CADENCE_SECONDS: dict[dg.AssetKey, int] = {
+    key: every for spec in SPECS for key, every in spec.cadence.items()}
 SLACK_SECONDS = 30
 # the 5-minute source with which the marts tagged `every_5_minutes` (dbt.EVERY_5_MINUTES) are rebuilt
-MARTS_WITH = affiliate.ASSET_KEY
+[MARTS_WITH] = [spec.marts_with for spec in SPECS if spec.marts_with is not None]
+# the op config of a landing when the cycle lands it; a daily-partitioned landing lands the tick's day
+CYCLE_CONFIG = {key: config for spec in SPECS for key, config in spec.cycle_config.items()}
+# (a run has one partition key: the cycle's partitioned landings share one partitions definition)
+[CYCLE_PARTITIONS] = {a.partitions_def for a in _LANDING_ASSETS
+                      if a.partitions_def and set(a.keys) & set(CADENCE_SECONDS)}
+_OP_NAMES = {key: a.node_def.name for a in _LANDING_ASSETS for key in a.keys}
+PARTITIONED = frozenset(k for a in _LANDING_ASSETS if a.partitions_def for k in a.keys)
 # the data tests (every dbt test is an asset check of its model) run every 15 minutes, over the rows landed
 # in the last `checks_window_minutes` (20, dbt_project.yml): every landed row is tested within ~15 minutes
 # (257 tests cost ~25 s of a 2-core machine: every 5 minutes they were the largest share of its CPU)
@@ -116,14 +81,13 @@ EVERY_5_MINUTES_MODELS = frozenset(s.key for s in mhc_dbt_models.specs if dbt.EV
 DBT_CHECK_KEYS = sorted(mhc_dbt_models.check_keys, key=lambda k: k.to_user_string())
 # a landing's own checks (e.g. the Stats API throttling us) run whenever it lands
 LANDING_CHECK_KEYS = {key: sorted(asset.check_keys, key=lambda k: k.to_user_string())
-                      for asset in (affiliate.affiliate_onlinerooms, cbhours.cbhours_live, cbhours.cbhours_activity,
-                                    events.events, stats.stats_api) for key in asset.keys}
+                      for asset in _LANDING_ASSETS for key in asset.keys if key in CADENCE_SECONDS}
 
 cycle_every_minute = dg.define_asset_job(
     "cycle_every_minute",
     selection=dg.AssetSelection.assets(*CADENCE_SECONDS, *set().union(*DOWNSTREAM_MODELS.values()))
     | dg.AssetSelection.checks_for_assets(mhc_dbt_models, *CADENCE_SECONDS),
-    partitions_def=cbhours.ACTIVITY_PARTITIONS,
+    partitions_def=CYCLE_PARTITIONS,
     description="The every-minute cycle: CBHours live and the Events feed every minute, today's CBHours activity "
                 "every 3 minutes, the Affiliate crawl and the owner's Stats every 5 minutes (each when due), "
                 "then the dbt models downstream of what landed (views only when their SQL changes; the every_5_minutes "
@@ -195,11 +159,9 @@ def cycle_request(due: list[dg.AssetKey], now: datetime, checks: bool) -> dg.Run
     models = set().union(*(DOWNSTREAM_MODELS[key] for key in due)) - VIEW_MODELS
     if MARTS_WITH not in due:
         models -= EVERY_5_MINUTES_MODELS
-    run_config: dict = {}
-    partition_key = None
-    if cbhours.ACTIVITY_KEY in due:
-        partition_key = now.date().isoformat()
-        run_config = {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
+    ops = {_OP_NAMES[key]: {"config": CYCLE_CONFIG[key]} for key in due if key in CYCLE_CONFIG}
+    run_config: dict = {"ops": ops} if ops else {}
+    partition_key = now.date().isoformat() if PARTITIONED & set(due) else None
     tags = {"mhc/due": ",".join(k.path[-1] for k in due)}
     if checks:
         tags[CHECKS_TAG] = "recent"
@@ -212,31 +174,14 @@ def cycle_request(due: list[dg.AssetKey], now: datetime, checks: bool) -> dg.Run
     )
 
 
-schedules = [
-    cycle_every_minute_schedule,
-    _schedule("statbate_daily", statbate_daily, "17 4 * * *"),
-    _schedule("follows_daily", follows_daily, "41 5 * * *"),
-]
+schedules = [cycle_every_minute_schedule]
 
 
 # ---------------------------------------------------------------------------------------------------
-# On-demand and whole-pipeline jobs
-statbate_lookup = dg.define_asset_job(
-    "statbate_lookup",
-    selection=dg.AssetSelection.assets(*statbate.KEYS),
-    description="StatBate on demand for one username (model and member side, with their tips); what "
-                "`mhc statbate USERNAME` runs. Run config: ops: {statbate_landing: {config: {username: NAME}}}.",
-)
-legacy_import = dg.define_asset_job(
-    "legacy_import",
-    selection=dg.AssetSelection.assets(*legacy.KEYS),
-    description="Import the legacy MHC Control Panel database (MHC_LEGACY_DATABASE_URL, read-only) from each "
-                f"table's high-water mark (less MHC_LEGACY_OVERLAP_MINUTES: rows held unchanged are skipped); "
-                f"what `mhc import-legacy` does {FOLLOWS}.",
-)
+# Whole-pipeline jobs
 full_cycle = dg.define_asset_job(
     "full_cycle",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(cbhours.ACTIVITY_KEY, *legacy.KEYS),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*(k for spec in SPECS for k in spec.on_demand)),
     description="One cycle of every unpartitioned source, then every dbt model (what `make demo` runs).",
 )
 dbt_build = dg.define_asset_job(
@@ -252,7 +197,7 @@ dbt_checks_history = dg.define_asset_job(
     description="Every dbt data test over ALL rows (the builds that follow landings test only the rows the "
                 "latest landings added); results show as the models' asset checks. Daily, and on demand.",
 )
-schedules.append(_schedule("dbt_checks_history_daily", dbt_checks_history, "23 3 * * *"))
+schedules.append(schedule("dbt_checks_history_daily", dbt_checks_history, "23 3 * * *"))
 
 # The dbt models follow new landed data without anyone clicking. The every-minute cycle rebuilds the
 # models downstream of what it landed in its own run; every 30 s this sensor evaluates the models'
@@ -280,28 +225,20 @@ batch_ledger = dg.AssetSpec(
                 "a batch id that is already there is never landed twice. The freshness and coverage marts read it.",
 )
 
-landing_assets = [affiliate.affiliate_onlinerooms, cbhours.cbhours_live, events.events, stats.stats_api,
-                  statbate.statbate_landing, follows.follow_lists]
+def shared_defs() -> dg.Definitions:
+    """What no one source owns: the loader's ledger, the dbt models, the cycle and whole-pipeline jobs, the
+    sensors, and the resources every source uses (a function: the code location has one module-level
+    Definitions, `defs`)."""
+    return dg.Definitions(
+        assets=[batch_ledger, mhc_dbt_models],
+        jobs=[cycle_every_minute, full_cycle, dbt_build, dbt_checks_history, dbt.dbt_as_of],
+        # every job runs its steps in the run's own process: a second process per step would import the
+        # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
+        executor=dg.in_process_executor,
+        schedules=schedules,
+        sensors=[dbt_follows_landing, runs.dead_run_watchdog],
+        resources={"postgres": postgres_from_env(), "dbt": dbt_resource()},
+    )
 
-defs = dg.Definitions(
-    assets=[*landing_assets, cbhours.cbhours_activity, legacy.legacy_landing, batch_ledger, mhc_dbt_models],
-    jobs=[cycle_every_minute, affiliate_cycle, cbhours_live_cycle, events_cycle,
-          stats_cycle, statbate_daily, follows_daily, cbhours_activity_job, statbate_lookup, legacy_import,
-          full_cycle, dbt_build, dbt_checks_history, dbt.dbt_as_of],
-    # every job runs its steps in the run's own process: a second process per step would import the
-    # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
-    executor=dg.in_process_executor,
-    schedules=schedules,
-    sensors=[dbt_follows_landing, runs.dead_run_watchdog],
-    resources={
-        "postgres": postgres_from_env(),
-        "affiliate": affiliate.resource_from_env(),
-        **cbhours.resources_from_env(),
-        "events_api": events.resource_from_env(),
-        "stats": stats.resource_from_env(),
-        "statbate": statbate.resource_from_env(),
-        "follows": follows.resource_from_env(),
-        "legacy": legacy.resource_from_env(),
-        "dbt": dbt_resource(),
-    },
-)
+
+defs = dg.Definitions.merge(shared_defs(), *SOURCE_DEFS)

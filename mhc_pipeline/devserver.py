@@ -27,6 +27,10 @@ def serve(host: str, port: int) -> int:
         return 2
     url = runtime.ensure_database()
     home = runtime.dagster_home()
+    # once, before the daemon starts: the run workers import the code location, which never parses dbt
+    from mhc_pipeline import dbt_project
+
+    dbt_project.ensure_manifest()
     sim = None
     sim_port = settings.get("MHC_SIMULATOR_PORT")
     if runtime.uses_simulator() and not runtime.simulator_running(sim_port):

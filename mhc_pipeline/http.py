@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import requests
@@ -54,16 +55,25 @@ def register_secret(value: str | None) -> None:
             _SECRETS.add(value)
 
 
-def redact(text: Any) -> str:
+def redact(text: Any, *secrets: str | None) -> str:
+    """The one redaction of what is logged, raised or stored: every registered secret, the `secrets` given
+    (e.g. `url_secrets(url)` of a URL the text may echo), and the patterns above (token-like query
+    parameters, the Events path token, `user:password@` in URLs, bearer headers, session cookies)."""
     text = str(text)
     with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
+        secrets = tuple(sorted({*_SECRETS, *(s for s in secrets if s)}, key=len, reverse=True))
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password of a URL, as written and percent-decoded (a driver may echo either): for `redact`."""
+    password = urlsplit(url).password
+    return (password, unquote(password)) if password else ()
 
 
 class RedactingFilter(logging.Filter):

@@ -19,17 +19,16 @@ state in the same transaction pass `extra_sql`.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import orjson
 import psycopg2.extensions
 
-from mhc_pipeline.http import redact
+from mhc_pipeline.pgcopy import copy_quarantine, copy_rows, feed, payload
 
 BATCH_NAMESPACE = uuid.UUID("0b6c2f52-5f0e-4c8f-9d0c-6d2f3b0a7e11")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -91,6 +90,16 @@ class Reject:
     key: str | None = None  # where in the batch (e.g. "page 3 row 17")
 
 
+@dataclass(frozen=True)
+class RawColumn:
+    """A column of a raw table beside the payload: what the client knew when it asked (e.g. the username a
+    CBHours activity request was for), landed as text. `backfill`: the SQL expression that fills it once, in
+    the statement that adds it, for the rows landed before it existed."""
+
+    name: str
+    backfill: str | None = None
+
+
 @dataclass
 class Batch:
     source: str
@@ -118,6 +127,9 @@ class Batch:
     # What identifies the batch when it is not (source, table, fetched_at, scope): e.g. the range of
     # Events API ids it holds, so a replayed answer is the same batch whenever it was fetched.
     key: str | None = None
+    # The raw table's own columns (beside the payload) and, per record, their values (not with `stream`)
+    columns: tuple[RawColumn, ...] = ()
+    values: list[tuple[str | None, ...]] = field(default_factory=list)
 
     def digest(self) -> str | None:
         """What the batch holds (its rows and its rejects), as one hash; None for a lazy stream (known
@@ -126,7 +138,7 @@ class Batch:
             return None
         h = hashlib.sha256()
         for record, _ in self.items():
-            _feed(h, _payload(record))
+            feed(h, payload(record))
         return _digest(h, self.rejects)
 
     @property
@@ -136,19 +148,10 @@ class Batch:
         return batch_id(self.source, self.table, self.fetched_at, self.scope)
 
 
-def _payload(record: Any) -> bytes:
-    return record if isinstance(record, bytes) else orjson.dumps(record)  # bytes: already JSON
-
-
-def _feed(h: Any, data: bytes) -> None:
-    h.update(len(data).to_bytes(8, "big"))
-    h.update(data)
-
-
 def _digest(h: Any, rejects: Iterable[Reject]) -> str:
     for reject in rejects:
-        _feed(h, f"{reject.key}\0{reject.reason}".encode())
-        _feed(h, orjson.dumps(reject.payload, default=str) if reject.payload is not None else (reject.body or "").encode())
+        feed(h, f"{reject.key}\0{reject.reason}".encode())
+        feed(h, orjson.dumps(reject.payload, default=str) if reject.payload is not None else (reject.body or "").encode())
     return h.hexdigest()
 
 
@@ -180,14 +183,20 @@ class Landed:
 
 
 # ---------------------------------------------------------------------------------------------------
-_ENSURED: set[tuple[str, str, str]] = set()
+_ENSURED: set[tuple[str, str, str, tuple[str, ...]]] = set()
 
 
-def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw") -> None:
-    """Create the raw schema, its bookkeeping tables and `schema.table` if missing."""
+def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: str = "raw",
+                     columns: Iterable[RawColumn] = ()) -> None:
+    """Create the raw schema, its bookkeeping tables and `schema.table` if missing, with its own `columns`
+    (a column added to a table that has rows is back-filled once, by its `backfill` expression)."""
     _check_ident(table)
     _check_ident(schema)
-    if (conn.dsn, schema, table) in _ENSURED:
+    columns = tuple(columns)
+    for column in columns:
+        _check_ident(column.name)
+    ensured = (conn.dsn, schema, table, tuple(c.name for c in columns))
+    if ensured in _ENSURED:
         return
     with conn.cursor() as cur:
         # concurrent runs on a fresh database must not race on CREATE ... IF NOT EXISTS
@@ -238,8 +247,15 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
             create index if not exists {table}_landed_at on {schema}.{table} (landed_at);
             """
         )
+        for column in columns:
+            cur.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+                        "and column_name = %s", (schema, table, column.name))
+            if cur.fetchone() is None:
+                cur.execute(f"alter table {schema}.{table} add column {column.name} text")
+                if column.backfill:
+                    cur.execute(f"update {schema}.{table} set {column.name} = {column.backfill}")
     conn.commit()
-    _ENSURED.add((conn.dsn, schema, table))
+    _ENSURED.add(ensured)
 
 
 def ensure_raw_index(conn: psycopg2.extensions.connection, table: str, expression: str, name: str,
@@ -265,7 +281,7 @@ def land(
     consumed), unless it differs from the one held and `replace` is set, or the one held landed no row
     (everything in it was quarantined: it claimed nothing): then the held batch's rows, quarantined
     items and ledger row are deleted and this one lands in their place, in the same transaction."""
-    ensure_raw_table(conn, batch.table, schema)
+    ensure_raw_table(conn, batch.table, schema, batch.columns)
     conn.commit()
     bid = batch.batch_id
     fetched = batch.fetched_at.astimezone(timezone.utc)
@@ -287,12 +303,14 @@ def land(
                 cur.execute(f"delete from {schema}.batches where batch_id = %s", (str(bid),))
                 _claim(cur, schema, batch, bid, fetched)
                 replaced = True
-            nul_rejects: list[tuple[Reject, str]] = []
+            nul_rows: list[tuple[int, bytes, str]] = []  # PostgreSQL jsonb cannot store NUL characters
             h = hashlib.sha256()
-            rows = _copy_rows(cur, schema, batch, bid, fetched, nul_rejects, h)
+            rows = copy_rows(cur, schema, batch, bid, fetched, nul_rows, h)
+            nul_rejects = [(Reject("a string contains a NUL character (\\u0000)", body=data.decode(),
+                                   key=f"record {i}"), request) for i, data, request in nul_rows]
             rejects = [(r, "") for r in batch.rejects] + nul_rejects
             if rejects:
-                _copy_quarantine(cur, schema, batch, bid, fetched, rejects)
+                copy_quarantine(cur, schema, batch, bid, fetched, rejects)
             meta = {**batch.meta, "digest": _digest(h, batch.rejects)}
             cur.execute(
                 f"update {schema}.batches set rows = %s, quarantined = %s, meta = %s where batch_id = %s",
@@ -372,130 +390,9 @@ def quarantine_response(
     reject = Reject(reason=reason, payload=payload, body=body, key=item)
     batch = Batch(source=source, table=table, fetched_at=fetched_at, requests=[request])
     with conn.cursor() as cur:
-        _copy_quarantine(cur, schema, batch, bid, fetched_at.astimezone(timezone.utc), [(reject, request)])
+        copy_quarantine(cur, schema, batch, bid, fetched_at.astimezone(timezone.utc), [(reject, request)])
     conn.commit()
     return bid
-
-
-# ---------------------------------------------------------------------------------------------------
-# COPY encoding (text format): tab-separated, with \\, \t, \n and \r escaped.
-def _esc(data: bytes) -> bytes:
-    if b"\\" in data:
-        data = data.replace(b"\\", b"\\\\")
-    if b"\t" in data or b"\n" in data or b"\r" in data:
-        data = data.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
-    return data
-
-
-class _ChunkReader(io.RawIOBase):
-    """A file object over an iterator of byte chunks, for COPY FROM STDIN of a stream."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._buf = b""
-        self.error: BaseException | None = None  # what the stream raised (psycopg2 turns it into QueryCanceled)
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        while size < 0 or len(self._buf) < size:
-            try:
-                chunk = next(self._chunks, None)
-            except BaseException as exc:
-                self.error = exc
-                raise
-            if chunk is None:
-                break
-            self._buf += chunk
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
-        return out
-
-
-def _copy_rows(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
-               rejects: list[tuple[Reject, str]], h: Any) -> int:
-    """COPY the batch's records (streamed in ~1 MB chunks), each fed to the hash `h` (Batch.digest);
-    returns the number of rows written."""
-    head = b"\t".join([str(bid).encode(), b"%d", _esc(batch.source.encode()), fetched.isoformat().encode()])
-    head = head.replace(b"%", b"%%").replace(b"%%d", b"%d", 1)
-    count = [0]
-
-    def chunks() -> Iterator[bytes]:
-        parts: list[bytes] = []
-        size = 0
-        last_request: str | None = None
-        last_enc = b""
-        row_no = 0
-        for i, (record, request) in enumerate(batch.items()):
-            data = _payload(record)
-            _feed(h, data)
-            if b"\\u0000" in data:  # PostgreSQL jsonb cannot store NUL characters
-                rejects.append((Reject("a string contains a NUL character (\\u0000)", body=data.decode(),
-                                       key=f"record {i}"), request))
-                continue
-            if request is not last_request:
-                last_request, last_enc = request, _esc(redact(request).encode())
-            line = b"%s\t%s\t%s\n" % (head % row_no, last_enc, _esc(data))
-            row_no += 1
-            parts.append(line)
-            size += len(line)
-            if size >= 1 << 20:
-                yield b"".join(parts)
-                parts, size = [], 0
-        count[0] = row_no
-        if parts:
-            yield b"".join(parts)
-
-    reader = _ChunkReader(chunks())
-    try:
-        cur.copy_expert(
-            f"copy {schema}.{batch.table} (batch_id, row_no, source, fetched_at, request, payload) from stdin",
-            reader,
-            size=1 << 20,
-        )
-    except psycopg2.Error:
-        if reader.error is not None:  # the source failed mid-stream (e.g. a bad page): say that, not "COPY failed"
-            raise reader.error from None
-        raise
-    return count[0]
-
-
-def _copy_quarantine(cur, schema: str, batch: Batch, bid: uuid.UUID, fetched: datetime,
-                     rejects: Iterable[tuple[Reject, str]]) -> None:
-    """Quarantine rows: via a temp table so a re-landed item is skipped (on conflict do nothing)."""
-    cur.execute(
-        f"create temp table if not exists _q (like {schema}.quarantine including defaults) on commit drop;"
-        " truncate _q"
-    )
-    buf = io.BytesIO()
-    for n, (reject, request) in enumerate(rejects):
-        payload = b"\\N" if reject.payload is None else _esc(orjson.dumps(reject.payload, default=str))
-        body = b"\\N" if reject.body is None else _esc(redact(reject.body).replace("\x00", "").encode())
-        fields = [
-            str(bid).encode(),
-            _esc((reject.key or f"item {n}").encode()),
-            _esc(batch.source.encode()),
-            _esc(batch.table.encode()),
-            fetched.isoformat().encode(),
-            _esc(redact(request).encode()),
-            _esc(redact(reject.reason).encode()),
-            payload,
-            body,
-        ]
-        buf.write(b"\t".join(fields) + b"\n")
-    buf.seek(0)
-    cur.copy_expert(
-        "copy _q (batch_id, item, source, raw_table, fetched_at, request, reason, payload, body) from stdin", buf
-    )
-    cur.execute(
-        f"""insert into {schema}.quarantine
-                (batch_id, item, source, raw_table, fetched_at, request, reason, payload, body)
-            select batch_id, item, source, raw_table, fetched_at, request, reason, payload, body from _q
-            on conflict (batch_id, item) do nothing"""
-    )
 
 
 # ---------------------------------------------------------------------------------------------------

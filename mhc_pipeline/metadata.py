@@ -14,6 +14,14 @@ import dagster as dg
 
 from mhc_pipeline.http import redact
 
+OWNERS = ["team:mhc-pipeline"]
+
+
+def landing_asset(**kwargs: Any):
+    """`dg.asset` for a landing asset: Python landing into PostgreSQL, owned by the team."""
+    return dg.asset(kinds={"python", "postgres"}, owners=OWNERS, **kwargs)
+
+
 CORE = ("rows_landed", "rows_quarantined", "first_quarantine_reasons", "pages", "retries", "seconds")
 FIRST_REASONS = 5
 

@@ -87,7 +87,9 @@ def run_job(job_name: str, run_config: dict | None = None, tags: dict | None = N
 
     import dagster as dg
 
-    from mhc_pipeline import runs
+    from mhc_pipeline import dbt_project, runs
+
+    dbt_project.ensure_manifest()  # the code location loads the parsed project; importing it never parses
     from mhc_pipeline.dbt import mhc_dbt_models
     from mhc_pipeline.definitions import defs
 

@@ -24,6 +24,12 @@ def _session_env():
     tmp = Path(tempfile.mkdtemp(prefix="mhc-test-"))
     os.environ["MHC_DATA_DIR"] = str(tmp / "data")
     os.environ.pop("DAGSTER_HOME", None)
+    # what every `mhc` command does before Dagster loads the code location: the settings' defaults in the
+    # environment (importing the definitions only reads them) and a current dbt manifest (never parsed there)
+    settings.prepare_env(check=False)
+    from mhc_pipeline import dbt_project
+
+    dbt_project.ensure_manifest()
     yield tmp
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mhc_pipeline import load, settings
+from mhc_pipeline.defs.affiliate import client as affiliate
 from mhc_pipeline.http import RedactingFilter
-from mhc_pipeline.sources import affiliate
 from tests.conftest import count, reset_raw
 
 T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)

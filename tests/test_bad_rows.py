@@ -124,7 +124,8 @@ def _land(conn, source: str, table: str, records: list, requests: list[str], fet
 
 
 def _land_everything(conn, pg_url: str, tmp_path) -> None:
-    from mhc_pipeline.sources import affiliate, legacy
+    from mhc_pipeline.defs.affiliate import client as affiliate
+    from mhc_pipeline.defs.legacy import client as legacy
 
     # Affiliate: one saved page, read as a live crawl is (validation, quarantine, duplicates dropped)
     page = {"count": 7, "results": [

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mhc_pipeline import load
+from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.http import HttpClient, RateLimiter
-from mhc_pipeline.sources import cbhours
 from tests.conftest import count, reset_raw
 
 T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)

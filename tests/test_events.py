@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mhc_pipeline import db, load
-from mhc_pipeline.sources import events
+from mhc_pipeline.defs.events import client as events
 from tests.conftest import count
 
 TOKEN = "sim-events-token-0123456789"

@@ -12,8 +12,10 @@ import pytest
 import requests
 
 from mhc_pipeline import load
+from mhc_pipeline.defs.cbhours import client as cbhours
+from mhc_pipeline.defs.events import client as events
+from mhc_pipeline.defs.follows import client as follows
 from mhc_pipeline.simulator import follows as sim_follows
-from mhc_pipeline.sources import cbhours, events, follows
 from tests.conftest import count, reset_database, reset_raw
 
 SESSIONID = sim_follows.DEFAULT_SESSIONID

@@ -20,9 +20,9 @@ import psycopg2
 import pytest
 
 from mhc_pipeline import db, load
+from mhc_pipeline.defs.legacy import client as legacy
 from mhc_pipeline.load import Batch
 from mhc_pipeline.settings import PROJECT_ROOT
-from mhc_pipeline.sources import legacy
 from tests import legacy_fixture as lf
 from tests.conftest import count, reset_database
 
@@ -376,7 +376,7 @@ def test_both_generations_of_table_names_are_detected(pg_url, conn):
 _KILL_SCRIPT = """
 import sys, time
 from mhc_pipeline import db
-from mhc_pipeline.sources import legacy
+from mhc_pipeline.defs.legacy import client as legacy
 def slow(table, read):
     print(table, read, flush=True)
     time.sleep(0.05)

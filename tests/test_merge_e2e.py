@@ -68,8 +68,9 @@ def _cycle(sim, t: datetime, as_of: datetime, *, affiliate=True, live=True, even
     """Land the chosen sources as the world is at `t`, then dbt build with `as_of`: models only, as the
     scheduled cycles build them, unless `tests` (then every data test too, and none may fail)."""
     from mhc_pipeline.dbt import mhc_dbt_models
-    from mhc_pipeline.sources import affiliate as aff
-    from mhc_pipeline.sources import cbhours, events as ev
+    from mhc_pipeline.defs.affiliate import client as aff
+    from mhc_pipeline.defs.cbhours import client as cbhours
+    from mhc_pipeline.defs.events import client as ev
 
     sim.set_time(t)
     assets, ops = [mhc_dbt_models], {
@@ -203,7 +204,7 @@ def backfilled(first_cycle, world_setup, sim, conn_module):
     built again."""
     t = world_setup["t0"] + timedelta(minutes=12)
     sim.set_time(t)
-    from mhc_pipeline.sources import cbhours
+    from mhc_pipeline.defs.cbhours import client as cbhours
 
     days = [(t.date() - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
     tracking = cbhours.TrackingResource(watchlist=os.environ["MHC_WATCHLIST"], owner=sim.world.owner,
@@ -281,7 +282,7 @@ def test_source_freshness_and_coverage_say_how_each_source_is_doing(stale_cycles
     """A crawl fetched now, a build at now: Affiliate is fresh and counted in the last hour, the CBHours
     live data (simulated days ago) is not; both marts reach Dagster as metadata."""
     from mhc_pipeline.dbt import mhc_dbt_models
-    from mhc_pipeline.sources import affiliate as aff
+    from mhc_pipeline.defs.affiliate import client as aff
 
     sim.set_time(None)
     result = dg.materialize([aff.affiliate_onlinerooms, mhc_dbt_models], resources=_defs().resources,

@@ -24,9 +24,9 @@ SCHEMA = "mhc"
 def _materialize(fetched_at: datetime, as_of: datetime, full_refresh: bool = False, tests: bool = True):
     """One Affiliate crawl and the dbt build after it; `tests=False`: the models only, as the scheduled
     cycles build them (the data tests are the subject of other tests)."""
-    from mhc_pipeline.definitions import defs
     from mhc_pipeline.dbt import mhc_dbt_models
-    from mhc_pipeline.sources.affiliate import affiliate_onlinerooms
+    from mhc_pipeline.definitions import defs
+    from mhc_pipeline.defs.affiliate.client import affiliate_onlinerooms
 
     run_config = {
         "ops": {

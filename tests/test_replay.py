@@ -21,10 +21,15 @@ from urllib.request import Request, urlopen
 import pytest
 
 from mhc_pipeline import load, settings
+from mhc_pipeline.defs.affiliate import client as affiliate
+from mhc_pipeline.defs.cbhours import client as cbhours
+from mhc_pipeline.defs.events import client as events
+from mhc_pipeline.defs.statbate import client as statbate
+from mhc_pipeline.defs.stats import client as stats
 from mhc_pipeline.http import HttpClient, RateLimiter
 from mhc_pipeline.simulator import statbate as sim_sb
 from mhc_pipeline.simulator import stats as sim_stats
-from mhc_pipeline.sources import RAW_TABLES, REPLAYABLE, affiliate, cbhours, events, statbate, stats
+from mhc_pipeline.sources import RAW_TABLES, REPLAYABLE
 from tests.conftest import count
 
 T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # the simulator's frozen clock

@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 
 from mhc_pipeline import load
+from mhc_pipeline.defs.cbhours import client as cbhours
+from mhc_pipeline.defs.statbate import client as statbate
 from mhc_pipeline.load import Batch
 from mhc_pipeline.simulator import statbate as sim_sb
-from mhc_pipeline.sources import cbhours, statbate
 from tests.conftest import count, reset_database, reset_raw
 
 T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)

@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from mhc_pipeline import load
+from mhc_pipeline.defs.stats import client as stats
 from mhc_pipeline.simulator import stats as sim_stats
-from mhc_pipeline.sources import stats
 from tests.conftest import count, reset_database
 
 TOKEN = sim_stats.DEFAULT_TOKEN

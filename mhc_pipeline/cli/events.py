@@ -18,7 +18,7 @@ def command(timeout: int) -> int:
     SIGTERM stop it cleanly."""
     import threading
 
-    from mhc_pipeline.sources import events
+    from mhc_pipeline.defs.events import client as events
 
     settings.prepare_env()
     url = runtime.ensure_database()

@@ -23,7 +23,7 @@ def command(direction: str, file: str, fetched_at: str | None, complete: bool) -
     followers list (who follows the owner), through the same validation and loader as the live fetch
     (no cookies needed). Importing the same file again changes nothing; an incomplete list is landed and
     reported, and changes nothing downstream."""
-    from mhc_pipeline.sources import follows
+    from mhc_pipeline.defs.follows import client as follows
 
     settings.prepare_env(check=False)
     path = Path(file)

@@ -19,7 +19,7 @@ from mhc_pipeline import db, runtime, settings
 def command(source: str | None, time_zone: str | None, chunk_rows: int, no_progress: bool) -> int:
     """Import the legacy MHC Control Panel database (read-only), every known table from its high-water
     mark, with a progress bar per table and a summary; a second run adds nothing."""
-    from mhc_pipeline.sources import legacy
+    from mhc_pipeline.defs.legacy import client as legacy
 
     settings.prepare_env(check=False)
     source = source or settings.get("MHC_LEGACY_DATABASE_URL")

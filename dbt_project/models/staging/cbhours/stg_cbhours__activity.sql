@@ -32,10 +32,7 @@ answers as (
         landed_at,
         fetched_at,
         payload,
-        lower(coalesce(
-            {{ url_param('request', 'username', '[A-Za-z0-9_]+') }},
-            {{ empty_to_null("payload ->> 'model'") }}
-        )) as username,
+        lower(coalesce(username, {{ empty_to_null("payload ->> 'model'") }})) as username,
         coalesce({{ try_cast(url_param('request', 'tzo', '[+-]?[0-9]+'), 'integer') }}, 0) as tzo
     from source
     where lower(btrim(payload ->> 'status')) = 'true'

@@ -1,7 +1,8 @@
 {#-
     One row per CBHours get_activity answer: which model and date range was
-    asked (username, tzo, start_date and end_date parsed from the request
-    URL; the username falls back to the answer's `model`), and whether it
+    asked (the username the request was for, landed as a column, else the
+    answer's `model`; tzo, start_date and end_date parsed from the request
+    URL), and whether it
     succeeded. A success has status true; the trophy-database error is
     {"status": "error", "message": "Error Code:300 ..."} (status may also be
     false). in_trophy_db is true for a success, false for error code 300 and
@@ -26,10 +27,7 @@ parsed as (
         landed_at,
         fetched_at,
         payload,
-        lower(coalesce(
-            {{ url_param('request', 'username', '[A-Za-z0-9_]+') }},
-            {{ empty_to_null("payload ->> 'model'") }}
-        )) as username,
+        lower(coalesce(username, {{ empty_to_null("payload ->> 'model'") }})) as username,
         coalesce({{ try_cast(url_param('request', 'tzo', '[+-]?[0-9]+'), 'integer') }}, 0) as tzo,
         {{ try_cast(url_param('request', 'start_date', '[0-9]{4}-[0-9]{2}-[0-9]{2}'), 'date') }} as start_date,
         {{ try_cast(url_param('request', 'end_date', '[0-9]{4}-[0-9]{2}-[0-9]{2}'), 'date') }} as end_date,

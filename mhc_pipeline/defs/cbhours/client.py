@@ -25,7 +25,7 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "cbhours"
@@ -37,7 +37,11 @@ LIVE_BATCH = 50
 MAX_RANGE_DAYS = 60
 HISTORY_DAYS = 60
 ERROR_300 = "Error Code:300"
-FOLLOW_LISTS_TABLE = "follow_lists"  # sources/follows.py: the owner's following list is tracked
+# the username an activity request was for: the client knows it when it asks (an error answer does not
+# name its model); rows landed before the column existed get it from their request URL, once
+ACTIVITY_COLUMNS = (
+    load.RawColumn("username", backfill="substring(request from '[?&]username=([A-Za-z0-9_]+)')"),)
+FOLLOW_LISTS_TABLE = "follow_lists"  # defs/follows: the owner's following list is tracked
 
 
 class CBHoursResource(dg.ConfigurableResource):
@@ -67,26 +71,20 @@ class TrackingResource(dg.ConfigurableResource):
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     return {
-        "cbhours": CBHoursResource(
-            url=dg.EnvVar("MHC_CBHOURS_URL"),
-            max_per_minute=dg.EnvVar.int("MHC_CBHOURS_MAX_PER_MINUTE"),
-            timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-            retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
-        ),
-        "tracking": TrackingResource(
-            watchlist=dg.EnvVar("MHC_WATCHLIST"),
-            owner=dg.EnvVar("MHC_OWNER"),
-            max_models=dg.EnvVar.int("MHC_TRACKED_MAX"),
-            error300_recheck_hours=dg.EnvVar.int("MHC_CBHOURS_ERROR300_RECHECK_HOURS"),
-        ),
+        "cbhours": from_settings(CBHoursResource, url="MHC_CBHOURS_URL",
+                                 max_per_minute="MHC_CBHOURS_MAX_PER_MINUTE", **HTTP_SETTINGS),
+        "tracking": from_settings(TrackingResource, watchlist="MHC_WATCHLIST", owner="MHC_OWNER",
+                                  max_models="MHC_TRACKED_MAX",
+                                  error300_recheck_hours="MHC_CBHOURS_ERROR300_RECHECK_HOURS"),
     }
 
 
 # ---------------------------------------------------------------------------------------------------
 def tracked_models(conn, tracking: TrackingResource, schema: str = "raw") -> list[str]:
     """The tracked set, in priority order (see TrackingResource)."""
-    for table in ("events", ACTIVITY_TABLE, FOLLOW_LISTS_TABLE):
+    for table in ("events", FOLLOW_LISTS_TABLE):
         load.ensure_raw_table(conn, table, schema)
+    load.ensure_raw_table(conn, ACTIVITY_TABLE, schema, ACTIVITY_COLUMNS)
     watch = [u.strip().lower() for u in tracking.watchlist.split(",") if u.strip()]
     with conn.cursor() as cur:
         cur.execute(
@@ -113,9 +111,7 @@ def tracked_models(conn, tracking: TrackingResource, schema: str = "raw") -> lis
             last_answer as (
                 select distinct on (username) username, fetched_at,
                        coalesce(payload->>'message', '') like %(err)s as is_error_300
-                  from (select substring(request from '[?&]username=([A-Za-z0-9_]+)') as username,
-                               fetched_at, payload
-                          from {schema}.{ACTIVITY_TABLE}) a
+                  from (select username, fetched_at, payload from {schema}.{ACTIVITY_TABLE}) a
                  where username is not null
                  order by username, fetched_at desc
             )
@@ -175,7 +171,8 @@ def live_answer_problem(data: Any) -> str | None:
 
 
 def activity_params(name: str, start: date | None, end: date | None) -> dict[str, Any]:
-    """The query of a `get_activity` request (details, tzo=0); staging reads username, dates and tzo from it."""
+    """The query of a `get_activity` request (details, tzo=0); staging reads the dates and tzo from it (the
+    username lands in its own column, ACTIVITY_COLUMNS)."""
     params: dict[str, Any] = {"action": "get_activity", "domain": "cbhours", "username": name}
     if start is not None and end is not None:
         params.update(start_date=start.isoformat(), end_date=end.isoformat())
@@ -230,7 +227,8 @@ def live_batch(client: HttpClient, res: CBHoursResource, names: list[str], fetch
 def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], start: date, end: date,
                    fetched_at: datetime, progress=None) -> Batch:
     """`get_activity` (details, tzo=0) for each model over [start, end] (chunks of at most 60 days)."""
-    batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at, scope=f"{start}..{end}")
+    batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at, scope=f"{start}..{end}",
+                  columns=ACTIVITY_COLUMNS)
     segments = not_in_db = 0
     for name in names:
         chunk_start = start
@@ -251,6 +249,7 @@ def activity_batch(client: HttpClient, res: CBHoursResource, names: list[str], s
                     segments += value or 0
                     batch.records.append(fetched.data)
                     batch.requests.append(fetched.url)
+                    batch.values.append((name,))
             chunk_start = chunk_end + timedelta(days=1)
         if progress is not None:
             progress.update(1)
@@ -299,7 +298,7 @@ def activity_batch_from_file(path: Path, fetched_at: datetime, username: str | N
     `fetched_at` would have landed it. Its model is the answer's `model`, else `username` (an error answer
     does not name it); the days asked are taken as its first to last day. The request column is
     `file://<name>?action=get_activity&username=...&start_date=...&end_date=...&tzo=0...`: staging reads the
-    model, the days and tzo from it, as from a live request."""
+    days and tzo from it, as from a live request; the model lands in the `username` column, as a live one."""
     data = load.read_saved_json(path)
     if not isinstance(data, dict) or not ({"status", "model", "activity", "details"} & set(data)):
         raise ValueError(f"{path.name} is not a saved CBHours get_activity answer: expected {ACTIVITY_SHAPE}")
@@ -324,13 +323,15 @@ def activity_batch_from_file(path: Path, fetched_at: datetime, username: str | N
                     pass
     start, end = (min(days), max(days)) if days else (None, None)
     batch = Batch(source=SOURCE, table=ACTIVITY_TABLE, fetched_at=fetched_at,
-                  scope=f"{start}..{end}" if days else "", meta={"replayed_from": path.name, "models": 1})
+                  scope=f"{start}..{end}" if days else "", meta={"replayed_from": path.name, "models": 1},
+                  columns=ACTIVITY_COLUMNS)
     kind, value = activity_answer(data)
     if kind == "reject":
         batch.rejects.append(Reject(value, payload=data, key=f"{name} {start or 'answer'}"))
     else:
         batch.records.append(data)
         batch.requests.append(f"file://{path.name}?{urlencode(activity_params(name, start, end))}")
+        batch.values.append((name,))
     batch.meta.update(segments=value if kind == "ok" else 0, not_in_trophy_db=int(kind == "error300"))
     return batch
 
@@ -352,11 +353,9 @@ class LiveConfig(dg.Config):
     fetched_at: Optional[str] = None  # ISO-8601 cycle time (= checked_at); default now (tests and replays pin it)
 
 
-@dg.asset(
+@metadata.landing_asset(
     key=LIVE_KEY,
     group_name="landing_cbhours",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     description=(
         "CBHours `get_live` for the tracked models (watch list, the owner, people seen in the owner's room), "
         "50 names a request, at most 1 request/s across all processes. One row per answer in "
@@ -405,13 +404,30 @@ def completeness_check(batch: Batch, tracked: int) -> dg.AssetCheckResult:
                                                            "first_reason": reason})
 
 
-def activity_partitions(today: date | None = None) -> dg.DailyPartitionsDefinition:
-    today = today or datetime.now(timezone.utc).date()
-    return dg.DailyPartitionsDefinition(start_date=(today - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
-                                        end_offset=1, timezone="UTC")
+# The partitions start on a fixed day, so the definitions are the same on any day: the oldest day CBHours
+# still kept when the pipeline began (2026-11-25, less HISTORY_DAYS). CBHours keeps only the last
+# HISTORY_DAYS days: the asset skips the older days of a partition range (`askable_days`).
+ACTIVITY_START = date(2026, 9, 27)
+ACTIVITY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=ACTIVITY_START.isoformat(), end_offset=1,
+                                                   timezone="UTC")
 
 
-ACTIVITY_PARTITIONS = activity_partitions()
+class TooOld(ValueError):
+    """Every day asked for is older than the HISTORY_DAYS CBHours keeps."""
+
+
+def askable_days(start: date, end: date, today: date) -> tuple[date, str | None]:
+    """The first day of start..end that CBHours still keeps, and the one line saying what was skipped (None:
+    nothing); TooOld (one line naming the limit) when none is."""
+    oldest = today - timedelta(days=HISTORY_DAYS - 1)
+    if end < oldest:
+        raise TooOld(f"cbhours activity {start}..{end}: CBHours keeps only the last {HISTORY_DAYS} days "
+                     f"(since {oldest}); nothing was asked")
+    if start < oldest:
+        skipped = f"{start}..{oldest - timedelta(days=1)}"
+        return oldest, (f"cbhours activity {skipped} skipped: CBHours keeps only the last {HISTORY_DAYS} days "
+                        f"(since {oldest})")
+    return start, None
 
 
 class ActivityConfig(dg.Config):
@@ -420,16 +436,15 @@ class ActivityConfig(dg.Config):
     progress: bool = False  # a progress bar on stderr (mhc backfill)
 
 
-@dg.asset(
+@metadata.landing_asset(
     key=ACTIVITY_KEY,
     group_name="landing_cbhours",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     partitions_def=ACTIVITY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
-        "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day of "
-        "the 60 CBHours keeps: a backfill of any range is one run with one request per model. Today's "
+        "CBHours `get_activity` (3-minute segments, tzo=0) per tracked model, one daily partition per day "
+        "(CBHours keeps the last 60: older days of a range are skipped, with one line saying so): a "
+        "backfill of any range is one run with one request per model. Today's "
         "partition is refreshed every 3 minutes for the models online now. `Error Code:300` answers are "
         "landed as facts. One row per answer in `raw.cbhours_activity`."
     ),
@@ -441,6 +456,12 @@ def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, 
     today = datetime.now(timezone.utc).date()
     start = window.start.date()
     end = min((window.end - timedelta(seconds=1)).date(), today)
+    try:
+        start, skipped = askable_days(start, end, today)
+    except TooOld as exc:
+        raise dg.Failure(description=str(exc)) from None
+    if skipped:
+        context.log.warning(skipped)
     fetched_at = datetime.now(timezone.utc)
     dsn = postgres.resolved_url()
     with postgres.connect() as conn:

@@ -20,7 +20,7 @@ import orjson
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import BadResponse, HttpClient, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "affiliate"
@@ -75,15 +75,9 @@ class AffiliateResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> AffiliateResource:
-    return AffiliateResource(
-        url=dg.EnvVar("MHC_AFFILIATE_URL"),
-        wm=dg.EnvVar("MHC_AFFILIATE_WM"),
-        client_ip=dg.EnvVar("MHC_AFFILIATE_CLIENT_IP"),
-        page_size=dg.EnvVar.int("MHC_AFFILIATE_PAGE_SIZE"),
-        max_per_minute=dg.EnvVar.int("MHC_AFFILIATE_MAX_PER_MINUTE"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-        retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
-    )
+    return from_settings(AffiliateResource, url="MHC_AFFILIATE_URL", wm="MHC_AFFILIATE_WM",
+                         client_ip="MHC_AFFILIATE_CLIENT_IP", page_size="MHC_AFFILIATE_PAGE_SIZE",
+                         max_per_minute="MHC_AFFILIATE_MAX_PER_MINUTE", **HTTP_SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -275,11 +269,9 @@ def landing_metadata(batch: Batch, landed: load.Landed) -> dict[str, Any]:
     return meta
 
 
-@dg.asset(
+@metadata.landing_asset(
     key=ASSET_KEY,
     group_name="landing_affiliate",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     description=(
         "Every online room from the Chaturbate Affiliate API (`onlinerooms`), one paged crawl per cycle. "
         "One row per room per crawl in `raw.affiliate_onlinerooms`, the whole room object as jsonb, with "

@@ -36,7 +36,7 @@ import dagster as dg
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import HttpClient, SharedRateLimiter, SourceError, redact
 from mhc_pipeline.load import Batch, FieldRule, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "stats"
@@ -86,15 +86,9 @@ class StatsResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> StatsResource:
-    return StatsResource(
-        url=dg.EnvVar("MHC_STATS_URL"),
-        username=dg.EnvVar("MHC_OWNER"),
-        token=dg.EnvVar("MHC_STATS_TOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_STATS_MAX_PER_MINUTE"),
-        backoff_minutes=dg.EnvVar.int("MHC_STATS_BACKOFF_MINUTES"),
-        timeout=dg.EnvVar.int("MHC_HTTP_TIMEOUT"),
-        retries=dg.EnvVar.int("MHC_HTTP_RETRIES"),
-    )
+    return from_settings(StatsResource, url="MHC_STATS_URL", username="MHC_OWNER", token="MHC_STATS_TOKEN",
+                         max_per_minute="MHC_STATS_MAX_PER_MINUTE", backoff_minutes="MHC_STATS_BACKOFF_MINUTES",
+                         **HTTP_SETTINGS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -249,11 +243,9 @@ class StatsConfig(dg.Config):
     fetched_at: Optional[str] = None  # ISO-8601 cycle time (= captured_at); default now (tests, replays pin it)
 
 
-@dg.asset(
+@metadata.landing_asset(
     key=ASSET_KEY,
     group_name="landing_stats",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     output_required=False,
     description=(
         "The owner's own statistics from the Chaturbate Stats API (token balance, tips in the last hour, "

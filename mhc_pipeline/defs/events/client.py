@@ -33,7 +33,7 @@ import orjson
 from mhc_pipeline import load, metadata
 from mhc_pipeline.http import AuthError, HttpClient, SourceError, redact
 from mhc_pipeline.load import Batch, Reject
-from mhc_pipeline.resources import PostgresResource
+from mhc_pipeline.resources import PostgresResource, from_settings
 
 SOURCE = "events"
 TABLE = "events"
@@ -74,12 +74,8 @@ class EventsResource(dg.ConfigurableResource):
 
 
 def resource_from_env() -> EventsResource:
-    return EventsResource(
-        url=dg.EnvVar("MHC_EVENTS_URL"),
-        username=dg.EnvVar("MHC_OWNER"),
-        token=dg.EnvVar("MHC_EVENTS_TOKEN"),
-        max_per_minute=dg.EnvVar.int("MHC_EVENTS_MAX_PER_MINUTE"),
-    )
+    return from_settings(EventsResource, url="MHC_EVENTS_URL", username="MHC_OWNER", token="MHC_EVENTS_TOKEN",
+                         max_per_minute="MHC_EVENTS_MAX_PER_MINUTE")
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -330,11 +326,9 @@ def before_replay(conn, batch: Batch, schema: str = "raw") -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-@dg.asset(
+@metadata.landing_asset(
     key=ASSET_KEY,
     group_name="landing_events",
-    kinds={"python", "postgres"},
-    owners=["team:mhc-pipeline"],
     description=(
         "The owner's room from the Chaturbate Events API (tips, messages, joins, follows...), exactly once: "
         "each answer's events and the cursor (last event id) are written in one transaction; a run drains "

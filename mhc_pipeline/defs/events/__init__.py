@@ -1,0 +1,1 @@
+"""The events source: see mhc_pipeline/defs/__init__.py for the layout of a source's folder."""

@@ -1,0 +1,1 @@
+"""The stats source: see mhc_pipeline/defs/__init__.py for the layout of a source's folder."""
