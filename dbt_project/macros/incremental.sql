@@ -33,24 +33,32 @@
         (coalesce({{ lookback }}, '-infinity'::timestamptz))
     {%- elif execute -%}
         {%- set marks = build_marks_relation() -%}
-        {%- set has_marks = run_query("select to_regclass('" ~ marks ~ "') is not null").columns[0].values()[0] -%}
+        {#- the marks table, and a ledger that records each batch's transaction (the loader adds landed_xid) -#}
+        {%- set has_marks = run_query(
+            "select to_regclass('" ~ marks ~ "') is not null and exists (select from information_schema.columns"
+            ~ " where table_schema = '" ~ env_var('MHC_RAW_SCHEMA', 'raw') ~ "' and table_name = 'batches'"
+            ~ " and column_name = 'landed_xid')"
+        ).columns[0].values()[0] -%}
         {%- set exact -%}
             select
+                count(*),
                 extract(epoch from (
                     select min(batch.landed_at) - interval '1 microsecond'
                     from {{ env_var('MHC_RAW_SCHEMA', 'raw') }}.batches as batch
+                    inner join {{ marks }} as mark
+                        on mark.relation = '{{ rel }}' and mark.raw_table = batch.raw_table
                     where batch.landed_at > mark.taken_at - interval '1 day'
                         and batch.landed_xid is not null
                         and not pg_visible_in_snapshot(batch.landed_xid, mark.snapshot)
                 ))::text,
                 extract(epoch from (select max(landed_at) from {{ env_var('MHC_RAW_SCHEMA', 'raw') }}.batches))::text
-            from {{ marks }} as mark
-            where mark.relation = '{{ rel }}'
+            from {{ marks }}
+            where relation = '{{ rel }}'
         {%- endset -%}
-        {%- set rows = run_query(exact).rows if has_marks else [] -%}
-        {%- if rows | length > 0 -%}
+        {%- set row = run_query(exact).rows[0] if has_marks else none -%}
+        {%- if row is not none and row[0] > 0 -%}
             {#- marked: the oldest batch committed since; none: the newest batch (nothing is newer) -#}
-            {%- set epoch = rows[0][0] if rows[0][0] is not none else rows[0][1] -%}
+            {%- set epoch = row[1] if row[1] is not none else row[2] -%}
         {%- else -%}
             {%- set epoch = run_query("select extract(epoch from " ~ lookback ~ ")::text").columns[0].values()[0] -%}
         {%- endif -%}
@@ -65,16 +73,19 @@
 {%- endmacro %}
 
 {#-
-    Build marks: what each incremental model has read. A mark is a
-    PostgreSQL snapshot (pg_current_snapshot()) taken when a dbt invocation
-    starts (on-run-start: start_build_marks()); every batch that snapshot can
-    see (raw.batches.landed_xid) was read by the model. After a model is
-    built, its post-hook (record_build_mark()) moves its mark to the older of
-    the invocation's snapshot and the marks of the incremental models it
-    reads (through views): a model built while an upstream model was not
-    (a build of one source's models) must not pass over rows that upstream
-    model has not written yet. The mark is written in the model's own
-    transaction: a failed build keeps the old one.
+    Build marks: what each incremental model has read, per raw table it
+    reads (through any models in between). A mark is a PostgreSQL snapshot
+    (pg_current_snapshot()) taken when a dbt invocation starts (on-run-start:
+    start_build_marks()); every batch of that raw table the snapshot can see
+    (raw.batches.landed_xid) was read by the model. After a model is built,
+    its post-hook (record_build_mark()) sets its mark for each raw table to
+    the older of the invocation's snapshot and the marks, for that table, of
+    the incremental models it reads it through: a model built while such a
+    model was not (a build of one source's models) must not pass over that
+    table's rows the model in between has not written yet, and a source
+    built once a day holds back only its own tables. A model with a raw table
+    that has no mark gets no marks (the lookback) until it has. The marks are
+    written in the model's own transaction: a failed build keeps the old ones.
 -#}
 {% macro build_marks_relation() -%}
     {{ return(env_var('MHC_INTERMEDIATE_SCHEMA', 'intermediate') ~ '.dbt_build_marks') }}
@@ -84,19 +95,37 @@
     {%- if execute -%}
     create schema if not exists {{ env_var('MHC_INTERMEDIATE_SCHEMA', 'intermediate') }};
     create table if not exists {{ build_marks_relation() }} (
-        relation text primary key,
-        snapshot pg_snapshot not null,
-        taken_at timestamptz not null
+        relation  text not null,
+        raw_table text not null,
+        snapshot  pg_snapshot not null,
+        taken_at  timestamptz not null,
+        primary key (relation, raw_table)
     );
     delete from {{ build_marks_relation() }}
     where relation like 'invocation %' and taken_at < now() - interval '1 day';
-    insert into {{ build_marks_relation() }} (relation, snapshot, taken_at)
-    values ('invocation {{ invocation_id }}', pg_current_snapshot(), now());
+    insert into {{ build_marks_relation() }} (relation, raw_table, snapshot, taken_at)
+    values ('invocation {{ invocation_id }}', '', pg_current_snapshot(), now());
     commit;
     {%- endif -%}
 {%- endmacro %}
 
-{#- The incremental models a model reads, directly or through views. -#}
+{#- The raw tables a node reads, directly or through any models. -#}
+{% macro raw_tables_of(node, found=none) -%}
+    {%- set found = found if found is not none else [] -%}
+    {%- for parent_id in node.depends_on.nodes -%}
+        {%- if parent_id in graph.sources and graph.sources[parent_id].source_name == 'raw' -%}
+            {%- set table = graph.sources[parent_id].identifier -%}
+            {%- if table not in found -%}
+                {%- do found.append(table) -%}
+            {%- endif -%}
+        {%- elif parent_id in graph.nodes and graph.nodes[parent_id].resource_type == 'model' -%}
+            {%- do raw_tables_of(graph.nodes[parent_id], found) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+{#- The incremental models a node reads, directly or through views: [(relation, node)]. -#}
 {% macro incremental_parents(node, found=none) -%}
     {%- set found = found if found is not none else [] -%}
     {%- for parent_id in node.depends_on.nodes if parent_id in graph.nodes -%}
@@ -104,8 +133,8 @@
         {%- if parent.resource_type == 'model' and parent.config.materialized == 'incremental' -%}
             {%- set relation = api.Relation.create(database=parent.database, schema=parent.schema,
                                                    identifier=parent.alias) | string -%}
-            {%- if relation not in found -%}
-                {%- do found.append(relation) -%}
+            {%- if relation not in found | map(attribute=0) | list -%}
+                {%- do found.append((relation, parent)) -%}
             {%- endif -%}
         {%- elif parent.resource_type == 'model' and parent.config.materialized in ('view', 'ephemeral') -%}
             {%- do incremental_parents(parent, found) -%}
@@ -116,20 +145,32 @@
 
 {% macro record_build_mark() -%}
     {%- if execute and model.config.materialized == 'incremental' and not (this | string).startswith('__dbt__cte__') -%}
+    {%- set marks = build_marks_relation() -%}
+    {%- set tables = raw_tables_of(model) -%}
     {%- set parents = incremental_parents(model) -%}
-    delete from {{ build_marks_relation() }} where relation = '{{ this }}';
-    insert into {{ build_marks_relation() }} (relation, snapshot, taken_at)
-    select '{{ this }}', snapshot, taken_at
-    from {{ build_marks_relation() }}
-    where relation in ('invocation {{ invocation_id }}'
-        {%- for parent in parents %}, '{{ parent | replace("'", "''") }}'{% endfor %})
-    {%- if parents %}
-        {#- an upstream model without a mark: no mark (the lookback) until it has one -#}
-        and (select count(*) from {{ build_marks_relation() }}
-             where relation in ({% for parent in parents %}'{{ parent | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %}))
-            = {{ parents | length }}
+    delete from {{ marks }} where relation = '{{ this }}';
+    {%- for table in tables %}
+        {%- set via = [] -%}
+        {%- for relation, parent in parents if table in raw_tables_of(parent) -%}
+            {%- do via.append(relation) -%}
+        {%- endfor %}
+    insert into {{ marks }} (relation, raw_table, snapshot, taken_at)
+    select '{{ this }}', '{{ table }}', snapshot, taken_at
+    from {{ marks }}
+    {%- if via %}
+        {%- set via_list %}({% for r in via %}'{{ r }}'{% if not loop.last %}, {% endif %}{% endfor %}){% endset %}
+    where (relation = 'invocation {{ invocation_id }}' or (raw_table = '{{ table }}' and relation in {{ via_list }}))
+        and (select count(*) from {{ marks }} where raw_table = '{{ table }}' and relation in {{ via_list }})
+            = {{ via | length }}
+    {%- else %}
+    where relation = 'invocation {{ invocation_id }}'
     {%- endif %}
     order by taken_at
-    limit 1
+    limit 1;
+    {%- endfor %}
+    {#- all or nothing: a raw table without a mark (one of the models in between has none) means the lookback -#}
+    delete from {{ marks }}
+    where relation = '{{ this }}'
+        and (select count(*) from {{ marks }} where relation = '{{ this }}') < {{ tables | length }}
     {%- endif -%}
 {%- endmacro %}
