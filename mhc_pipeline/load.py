@@ -213,8 +213,19 @@ def ensure_raw_table(conn: psycopg2.extensions.connection, table: str, schema: s
                 rows         integer not null,
                 quarantined  integer not null,
                 meta         jsonb not null default '{{}}',
-                landed_at    timestamptz not null default now()
+                landed_at    timestamptz not null default now(),
+                landed_xid   xid8 default pg_current_xact_id()
             );
+            -- the loader's transaction: dbt's incremental models read exactly the batches committed since their
+            -- last build (pg_visible_in_snapshot, dbt_project/macros/incremental.sql); a ledger from before has
+            -- none in its old rows
+            do $$ begin
+                if not exists (select from information_schema.columns where table_schema = '{schema}'
+                               and table_name = 'batches' and column_name = 'landed_xid') then
+                    alter table {schema}.batches add column landed_xid xid8;
+                    alter table {schema}.batches alter column landed_xid set default pg_current_xact_id();
+                end if;
+            end $$;
             create index if not exists batches_table_fetched on {schema}.batches (raw_table, fetched_at);
             -- the dbt data tests read what the newest landings added: max(landed_at) of the ledger
             create index if not exists batches_landed_at on {schema}.batches (landed_at);
