@@ -18,8 +18,9 @@ import orjson
 import pytest
 
 from mhc_pipeline import db, load, settings
+from mhc_pipeline.defs.affiliate import client as affiliate
+from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.simulator.cbhours import live_data
-from mhc_pipeline.sources import affiliate, cbhours
 from tests.conftest import count, reset_database
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
