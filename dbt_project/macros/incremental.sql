@@ -93,6 +93,8 @@
 
 {% macro start_build_marks() -%}
     {%- if execute -%}
+    {#- two builds starting at once on a new database: one creates, the other waits (no duplicate-key error) -#}
+    select pg_advisory_xact_lock(hashtext('mhc_pipeline.dbt_build_marks'));
     create schema if not exists {{ env_var('MHC_INTERMEDIATE_SCHEMA', 'intermediate') }};
     create table if not exists {{ build_marks_relation() }} (
         relation  text not null,
