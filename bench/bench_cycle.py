@@ -17,6 +17,11 @@ Measured in one run, on one embedded PostgreSQL 18 (temp dir, deleted at exit), 
      unit_test` (every data test, over the rows the latest landings added: MHC_CHECKS_SCOPE=recent), once per
      point, after the first timed cycle; their share is over 900 s.
 
+How dbt runs (`--dbt`): "worker" as `mhc dev` runs it, in the long-lived dbt worker
+(mhc_pipeline/dbt_worker.py: dbt imported and the project parsed once, each build sent by `mhc-dbt`); "process"
+as before it, one dbt process per build; "both" (default) alternates them cycle by cycle within each point
+and prints both side by side, with the ratio. The worker is a child of this process: its CPU is in "ours".
+
 For every (a) and (b): the CPU-seconds of our own process tree (this Python process and its children: the
 dbt process, reaped, through /proc/<pid>/stat cutime/cstime; the generator workers are idle meanwhile),
 the CPU-seconds of the PostgreSQL server (the postmaster's own utime+stime+cutime+cstime, which holds every
@@ -74,6 +79,7 @@ import multiprocessing as mp
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,10 +93,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_merge_history as bmh  # noqa: E402  (puts the project on sys.path)
 import soak  # noqa: E402
-from bench_merge_history import (AFF_PAGE_URL, CBH_URL, DBT_PROJECT, ROOT, Dbt, Lander, at, log,  # noqa: E402
+from bench_merge_history import (AFF_PAGE_URL, CBH_URL, Dbt, Lander, at, log,  # noqa: E402
                                  maintenance, phase, print_sizes, schedule, setup_raw, sizes, tracked_models)
 
-from mhc_pipeline import db, load  # noqa: E402
+from mhc_pipeline import db, dbt_worker, load  # noqa: E402
 from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
 from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
@@ -113,6 +119,7 @@ BUILD_ARGS = {"cycle": [*MODELS_ONLY, "--select", SELECT["cycle"] + ",config.mat
 INTERVAL = {"cycle": 300.0, "minute": 60.0, "checks": 900.0}
 TARGET = {"cycle": 15.0, "minute": 6.0}
 RATIO_TARGET = 1.2
+MHC_DBT = str(Path(sys.executable).parent / "mhc-dbt")  # the dbt worker's client (console script)
 SETTLE = 0.3  # s after each measured step before the second reading: backends that closed have exited
 
 
@@ -231,11 +238,14 @@ class Bench:
     real: bool
     repeat: int
     last_minute: int  # the newest minute landed so far (both sources)
+    modes: tuple[str, ...] = ("process",)  # how the timed builds run dbt, in turn (--dbt)
     steps: list[dict] = field(default_factory=list)
+    turns: dict[str, int] = field(default_factory=dict)
 
-    def build(self, kind: str) -> tuple[dict, dict]:
+    def build(self, kind: str, mode: str) -> tuple[dict, dict]:
         dbt_log = self.dbt.logs / "dbt.log"
         size = dbt_log.stat().st_size if dbt_log.exists() else 0
+        self.dbt.executable = MHC_DBT if mode == "worker" else bmh.DBT
         r, m = self.cpu.measure(lambda: self.dbt(BUILD_ARGS[kind]))
         with open(dbt_log, "rb") as f:  # did dbt re-parse the whole project (no partial parse)?
             f.seek(size)
@@ -260,9 +270,13 @@ class Bench:
         if minute is not None and late == 0.0:
             time.sleep(t.timestamp() - time.time())
         rows, landing = self.cpu.measure(land)
-        r, build = self.build(kind)
+        turn = self.turns.get(kind, 0)
+        if timed:
+            self.turns[kind] = turn + 1
+        mode = self.modes[turn % len(self.modes)]
+        r, build = self.build(kind, mode)
         self.last_minute = max(self.last_minute, int(t.timestamp() // 60))
-        s = {"kind": kind, "label": label, "timed": timed, "t": t, "late": late, "rows": rows,
+        s = {"kind": kind, "mode": mode, "label": label, "timed": timed, "t": t, "late": late, "rows": rows,
              "landing_ours": landing["ours"], "landing_pg": landing["pg"], "landing_wall": landing["wall"],
              "build_ours": build["ours"], "build_pg": build["pg"], "build_wall": build["wall"],
              "models": r["models"], "tests": r["tests"], "failed": r["failed"], "full_parse": r["full_parse"]}
@@ -270,7 +284,7 @@ class Bench:
         s["wall"] = s["landing_wall"] + s["build_wall"]
         if timed:
             self.steps.append(s)
-        log(f"  {label} {'timed' if timed else 'untimed'} {kind:6s} {t:%H:%M:%S} "
+        log(f"  {label} {'timed' if timed else 'untimed'} {kind:6s} dbt {mode:7s} {t:%H:%M:%S} "
             + (f"(started {late:.0f} s late) " if late > 5 and minute is not None else "")
             + f"{rows:,} rows: landing {s['landing_ours']:.2f}+{s['landing_pg']:.2f} CPU-s "
             f"({s['landing_wall']:.2f} s), build {s['build_ours']:.2f}+{s['build_pg']:.2f} CPU-s "
@@ -305,7 +319,8 @@ class Bench:
             for n in range(self.repeat):
                 self.step("cycle", None, True, label)
                 if n == 0:
-                    self.step("checks", None, True, label)
+                    for _ in self.modes:  # once in each way dbt runs
+                        self.step("checks", None, True, label)
                 for _ in range(5):
                     self.step("minute", None, True, label)
             return self.steps[first:]
@@ -320,8 +335,9 @@ class Bench:
             timed = m >= start
             if (m - self.origin) % 5 == 0:
                 self.step("cycle", m, timed, label)
-                if m == start:  # the 15-minute data tests, after the first timed cycle's models
-                    self.step("checks", None, True, label)
+                if m == start:  # the 15-minute data tests, after the first timed cycle's models (each way)
+                    for _ in self.modes:
+                        self.step("checks", None, True, label)
             self.step("minute", m, timed, label)
             m += 1
         return self.steps[first:]
@@ -389,13 +405,19 @@ def main() -> None:
     parser.add_argument("--cbh-history-step", type=int, default=5,
                         help="minutes between CBHours live cycles before the last day")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--dbt", choices=("worker", "process", "both"), default="both",
+                        help="how the timed builds run dbt: in the dbt worker (as `mhc dev`), one dbt process per "
+                             "build (as before it), or both in turn, side by side (default)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--git-ref", default=None, metavar="REF",
                         help="take dbt_project from this commit (git archive) instead of the working tree")
     args = parser.parse_args()
     if args.quick:
         args.rooms, args.days = 500, 2
-    args.repeat = args.repeat or (1 if args.quick else 3)
+    args.repeat = args.repeat or (2 if args.quick else 3) * (2 if args.dbt == "both" else 1)
+    modes = ("worker", "process") if args.dbt == "both" else (args.dbt,)
+    if "worker" in modes and not Path(MHC_DBT).exists():
+        raise SystemExit(f"{MHC_DBT} is missing: `make install` installs the package's commands")
     real = (args.cadence or ("compressed" if args.quick else "real")) == "real"
     days = args.days
     if days < 2:
@@ -432,6 +454,16 @@ def main() -> None:
     run_dbt = Dbt(project, work, url)
     # what the dbt asset sets for every build after a landing (the daily history job sets "history")
     run_dbt.env["MHC_CHECKS_SCOPE"] = "recent"
+    if "worker" in modes:  # a child of this process: its CPU counts as ours
+        sock = work / "dbt-worker.sock"
+        worker = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(sock)], cwd=project,
+                                  env=run_dbt.env, stdout=open(work / "dbt-worker.log", "wb"), stderr=subprocess.STDOUT)
+        atexit.register(worker.terminate)
+        while not sock.exists():
+            if worker.poll() is not None:
+                raise SystemExit(f"the dbt worker did not start: {(work / 'dbt-worker.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        run_dbt.env[dbt_worker.SOCKET_ENV] = str(sock)
     scoped = any("MHC_CHECKS_SCOPE" in f.read_text(errors="ignore") for f in project.rglob("*.sql"))
     older = days - 1
     log(f"scale: World(rooms={world_size:,}, seed={args.seed}), {len(world.online_usernames(at(end))):,} online "
@@ -453,7 +485,7 @@ def main() -> None:
             conn.commit()
             lander = Lander(conn)
             bench = Bench(world, tracked, tracking, conn, lander, pool, run_dbt, cpu, start, real, args.repeat,
-                          last_minute=end - 1)
+                          last_minute=end - 1, modes=modes)
 
             # -------- 1 day of history: the last day
             with phase("generate + land the last day (1 day of history)", timings):
@@ -509,17 +541,28 @@ def main() -> None:
           f"({sn['raw.affiliate_onlinerooms'][1] / 2**30:.1f} GB raw), {sn['mhc.cbhours_live_stats'][0]:,} CBHours "
           f"rows, {sn['mhc.persons'][0]:,} persons (at 1 day: {s1['mhc.affiliate_api_snapshots'][0]:,} / "
           f"{s1['mhc.cbhours_live_stats'][0]:,} / {s1['mhc.persons'][0]:,})")
-    cyc = print_kind("cycle", f"5-minute cycle: one Affiliate crawl landed + dbt build {' '.join(BUILD_ARGS['cycle'])}",
-                     p1, pn, days)
-    mnt = print_kind("minute", f"CBHours minute: get_live of {len(tracked)} models landed + dbt build "
-                     f"{' '.join(BUILD_ARGS['minute'])}", p1, pn, days)
-    chk = print_kind("checks", f"data tests every 15 minutes: dbt {' '.join(BUILD_ARGS['checks'])} "
-                     "(MHC_CHECKS_SCOPE=recent)", p1, pn, days)
-    for lbl, key in (("1 day", "1d"), (f"{days} days", "nd")):
-        both = cyc[key] + 5 * mnt[key] + chk[key] / 3
-        print(f"all per 5 minutes at {lbl} (cycle + 5 CBHours minutes + a third of the data tests): {both:.1f} CPU-s "
-              f"= {100 * both / 300:.0f}% of one core = {100 * both / 300 / (os.cpu_count() or 1):.0f}% of this "
-              f"{os.cpu_count()}-core machine")
+    totals = {}
+    for mode in modes:
+        q1, qn = [s for s in p1 if s["mode"] == mode], [s for s in pn if s["mode"] == mode]
+        how = {"worker": "in the dbt worker (as `mhc dev` runs it)", "process": "one dbt process per build"}[mode]
+        print(f"---- dbt {how}")
+        cyc = print_kind("cycle", f"5-minute cycle: one Affiliate crawl landed + dbt build "
+                         f"{' '.join(BUILD_ARGS['cycle'])}", q1, qn, days)
+        mnt = print_kind("minute", f"CBHours minute: get_live of {len(tracked)} models landed + dbt build "
+                         f"{' '.join(BUILD_ARGS['minute'])}", q1, qn, days)
+        chk = print_kind("checks", f"data tests every 15 minutes: dbt {' '.join(BUILD_ARGS['checks'])} "
+                         "(MHC_CHECKS_SCOPE=recent)", q1, qn, days)
+        for lbl, key in (("1 day", "1d"), (f"{days} days", "nd")):
+            both = cyc[key] + 5 * mnt[key] + chk[key] / 3
+            totals[(mode, key)] = (cyc[key], mnt[key], both)
+            print(f"all per 5 minutes at {lbl} (cycle + 5 CBHours minutes + a third of the data tests): {both:.1f} "
+                  f"CPU-s = {100 * both / 300:.0f}% of one core = {100 * both / 300 / (os.cpu_count() or 1):.0f}% "
+                  f"of this {os.cpu_count()}-core machine")
+    if len(modes) == 2:
+        for lbl, key in (("1 day", "1d"), (f"{days} days", "nd")):
+            (wc, wm, wa), (pc, pm, pa) = totals[("worker", key)], totals[("process", key)]
+            print(f"worker / process at {lbl}: cycle {wc:.1f} / {pc:.1f} CPU-s ({ratio(pc, wc):.2f}), minute "
+                  f"{wm:.1f} / {pm:.1f} ({ratio(pm, wm):.2f}), all per 5 minutes {wa:.1f} / {pa:.1f} ({ratio(pa, wa):.2f})")
     print("not included: the Dagster run around each landing and build (start-up ~10 CPU-s a run in "
           "design.md), HTTP, the CBHours rate limiter; the other schedules (Events, activity, Stats)")
     print("phases: " + "; ".join(f"{k} {v:.0f} s" for k, v in timings.items()))

@@ -89,7 +89,7 @@ from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
 from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
-from mhc_pipeline.sources import RAW_TABLES  # noqa: E402
+from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES  # noqa: E402
 
 UTC = timezone.utc
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -246,9 +246,10 @@ class Dbt:
         self.logs = work / "logs"
         self.env = {**os.environ, **db.libpq_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         self.explain_env: dict[str, str] = {}
+        self.executable = DBT  # bench_cycle: `mhc-dbt` for a build in the dbt worker
 
     def __call__(self, args: list[str], as_of: datetime | None = None, explain: bool = False) -> dict:
-        cmd = [DBT, *args, "--project-dir", str(self.project), "--profiles-dir", str(self.project),
+        cmd = [self.executable, *args, "--project-dir", str(self.project), "--profiles-dir", str(self.project),
                "--target-path", str(self.target), "--log-path", str(self.logs)]
         if as_of is not None:
             cmd += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
@@ -284,8 +285,8 @@ def short(unique_id: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 def setup_raw(conn) -> None:
-    for table in RAW_TABLES:
-        load.ensure_raw_table(conn, table)
+    for table in RAW_TABLES:  # with each source's own columns, as the dbt asset makes sure
+        load.ensure_raw_table(conn, table, "raw", RAW_COLUMNS.get(table, ()))
     with conn.cursor() as cur:
         cur.execute("""
             create schema if not exists bench;

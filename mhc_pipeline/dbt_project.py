@@ -20,7 +20,10 @@ from dagster_dbt import DbtProject
 from mhc_pipeline import settings
 
 DBT_PROJECT = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# `mhc-dbt` (mhc_pipeline.dbt_worker): dbt run by the long-lived dbt worker when one runs (`mhc dev`), else
+# dbt itself; plain `dbt` where the package's console scripts are not installed
+_BIN = Path(sys.executable).parent
+DBT_EXECUTABLE = str(_BIN / "mhc-dbt") if (_BIN / "mhc-dbt").exists() else str(_BIN / "dbt")
 
 
 def ensure_manifest() -> Path:

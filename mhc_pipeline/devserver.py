@@ -57,6 +57,7 @@ def serve(host: str, port: int) -> int:
     if dropped:
         print(f"dropped {dropped} queued run(s) an earlier `mhc dev` left behind (their schedules and the sensor "
               f"request fresh ones)", flush=True)
+    worker = _start_dbt_worker()
     print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops it)", flush=True)
     dagster = str(Path(sys.executable).parent / "dagster")
     # started from a background job, a process inherits SIGINT ignored: restore it for dagster dev
@@ -91,12 +92,43 @@ def serve(host: str, port: int) -> int:
     finally:
         _stop_group(proc.pid, grace=2.0)
         _dev_pidfile().unlink(missing_ok=True)
+        if worker is not None:
+            _stop_group(worker.pid, grace=2.0)
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             try:
                 sim.wait(3)
             except subprocess.TimeoutExpired:
                 sim.kill()
+
+
+def _start_dbt_worker() -> subprocess.Popen | None:
+    """The long-lived dbt worker (mhc_pipeline.dbt_worker) that runs the runs' dbt builds with the project
+    parsed once, unless MHC_DBT_WORKER=off. Its socket goes to the runs through the environment `dagster
+    dev` inherits; its log is MHC_DATA_DIR/logs/dbt-worker.log. Like `dagster dev`, it has a process group
+    of its own and ends with `mhc dev`."""
+    from mhc_pipeline import dbt_worker
+
+    if settings.get("MHC_DBT_WORKER").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    path = settings.data_dir() / "dbt-worker.sock"
+    logs = settings.data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "dbt-worker.log", "ab") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(path)],
+                                  stdout=log, stderr=log, cwd=settings.DBT_PROJECT_DIR, process_group=0,
+                                  preexec_fn=_dev_child_setup)
+    for _ in range(150):  # dbt's import: ~3 s
+        if path.exists() or worker.poll() is not None:
+            break
+        time.sleep(0.1)
+    if worker.poll() is not None:
+        print(f"the dbt worker did not start (see {logs / 'dbt-worker.log'}): every build starts its own dbt",
+              flush=True)
+        return None
+    os.environ[dbt_worker.SOCKET_ENV] = str(path)
+    print(f"dbt worker: {path} (pid {worker.pid}, log {logs / 'dbt-worker.log'})", flush=True)
+    return worker
 
 
 def _dev_child_setup() -> None:

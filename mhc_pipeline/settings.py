@@ -54,6 +54,9 @@ CORE_TAIL: list[Setting] = [
     Setting("MHC_DBT_KEEP_RUNS", "5",
             "dbt artifact folders kept under MHC_DATA_DIR/dbt_runs (one per dbt build: manifest, run results, "
             "logs, ~24 MB each); older ones are deleted after each build."),
+    Setting("MHC_DBT_WORKER", "on",
+            "`on`: `mhc dev` keeps dbt loaded in one long-lived worker process that runs the runs' dbt builds "
+            "with the parsed project in memory (~5 CPU-s less per build); `off`: every build starts its own dbt."),
     Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
     Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
 ]

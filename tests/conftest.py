@@ -30,7 +30,32 @@ def _session_env():
     from mhc_pipeline import dbt_project
 
     dbt_project.ensure_manifest()
+    # one dbt worker for the session, as `mhc dev` starts one: every dbt build of a Dagster run (and of the
+    # `mhc` commands the tests start) runs in it with the project parsed once, and a build that comes while
+    # it is busy runs in a dbt process of its own (mhc_pipeline/dbt_worker.py)
+    worker = _start_dbt_worker(tmp)
     yield tmp
+    worker.terminate()
+    worker.wait(15)
+
+
+def _start_dbt_worker(tmp: Path):
+    import subprocess
+    import sys
+    import time
+
+    from mhc_pipeline import dbt_worker
+
+    sock, log = tmp / "dbt.sock", tmp / "dbt-worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(sock)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=settings.DBT_PROJECT_DIR)
+    deadline = time.monotonic() + 60
+    while not sock.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    os.environ[dbt_worker.SOCKET_ENV] = str(sock)
+    return proc
 
 
 @pytest.fixture(scope="session")

@@ -366,6 +366,11 @@ def test_the_daemon_runs_the_schedules_and_the_sensor_and_the_merged_state_moves
             if r["status"] == "SUCCESS" and r["tags"].get("dagster/sensor_name") == "dbt_follows_landing":
                 seen["sensor"] = r["runId"]
         if len(seen) == 3 and _merged_state_as_of(dev) > before:
+            # their dbt builds ran in the dbt worker `mhc dev` started (mhc_pipeline/dbt_worker.py), with
+            # the project parsed once for all of them
+            worker = (dev.data_dir / "logs" / "dbt-worker.log").read_text()
+            built = [line for line in worker.splitlines() if "dbt build exit 0" in line]
+            assert built and "failed" not in worker, worker[-3000:]
             return
         time.sleep(5)
     raise AssertionError(f"in 8 minutes: runs seen {seen}, merged state as of {_merged_state_as_of(dev)} "
