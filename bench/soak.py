@@ -404,6 +404,35 @@ def _group_alive(pgid: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
+def worker_rss_mb(tree: "Tree") -> float | None:
+    """Resident memory of the dbt worker `mhc dev` started (mhc_pipeline/dbt_worker.py), if it runs."""
+    for pid in tree.alive():
+        if "mhc_pipeline.dbt_worker" in cmdline(pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return None
+            kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            return kb / 1024
+    return None
+
+
+def dbt_worker_summary(path: Path, samples: list[dict]) -> str:
+    """One line on the dbt worker: builds served, parses, CPU-s per build, builds it passed on, memory."""
+    import re
+
+    if not path.exists():
+        return "dbt worker: none (MHC_DBT_WORKER=off, or it did not start)"
+    text = path.read_text()
+    cpu = [float(m) for m in re.findall(r"exit \d+, ([0-9.]+) CPU-s", text)]
+    parses = max((int(m) for m in re.findall(r"parses (\d+)\)", text)), default=0)
+    rss = [s["dbt_worker_rss_mb"] for s in samples if s.get("dbt_worker_rss_mb")]
+    failed = sum(1 for code in re.findall(r"exit (\d+),", text) if code != "0")
+    return (f"dbt worker: {len(cpu)} builds served ({failed} not exit 0), {parses} parses, CPU-s per build median {pct(cpu, 50):.2f} p95 {pct(cpu, 95):.2f}; "
+            f"{text.count('busy with a build')} builds passed to a dbt process while it was busy; resident memory "
+            + (f"{rss[0]:.0f} MB at the first sample, {rss[-1]:.0f} MB at the last" if rss else "n/a"))
+
+
 def chart(samples: list[dict], path: Path) -> str:
     try:
         import matplotlib
@@ -531,6 +560,7 @@ def main() -> None:
                 "sim_cpu": (cur["sim"] - prev["sim"]) / dt / NCPU,
                 "machine_cpu": (cur["busy"] - prev["busy"]) / max(1, cur["total"] - prev["total"]),
                 "processes": cur["procs"],
+                "dbt_worker_rss_mb": worker_rss_mb(tree),
                 "data_dir_mb": du(data_dir) / 2**20,
                 "dbt_runs_mb": du(data_dir / "dbt_runs") / 2**20,
                 "pgdata_mb": du(pgdata) / 2**20,
@@ -586,6 +616,9 @@ def main() -> None:
                          "server, or any process naming the data folder or the UI port)")
         for n_ in notes:
             log(n_)
+        worker_log = data_dir / "logs" / "dbt-worker.log"
+        if worker_log.exists():  # the dbt worker's line per build (CPU-s, parses), kept with the output
+            shutil.copyfile(worker_log, out / "dbt-worker.log")
         if args.keep_data:
             log(f"data kept: MHC_DATA_DIR={data_dir}")
         else:
@@ -641,6 +674,7 @@ def main() -> None:
         say("disk growth per hour (first to last sample): " + ", ".join(
             f"{k[:-3]} {(samples[-1][k] - samples[0][k]) / hours:+.0f} MB/h (now {samples[-1][k]:.0f} MB)"
             for k in ("data_dir_mb", "dbt_runs_mb", "pgdata_mb", "dagster_home_mb", "project_target_mb")))
+    say(dbt_worker_summary(out / "dbt-worker.log", samples))
     say("stop: " + " / ".join(notes))
     say(f"output: {out}")
     say("=" * 100)
