@@ -97,6 +97,7 @@ from bench_merge_history import (AFF_PAGE_URL, CBH_URL, Dbt, Lander, at, log,  #
                                  maintenance, phase, print_sizes, schedule, setup_raw, sizes, tracked_models)
 
 from mhc_pipeline import db, dbt_worker, load  # noqa: E402
+from mhc_pipeline.devserver import _dev_child_setup  # noqa: E402
 from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
 from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
@@ -457,7 +458,8 @@ def main() -> None:
     if "worker" in modes:  # a child of this process: its CPU counts as ours
         sock = work / "dbt-worker.sock"
         worker = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(sock)], cwd=project,
-                                  env=run_dbt.env, stdout=open(work / "dbt-worker.log", "wb"), stderr=subprocess.STDOUT)
+                                  env=run_dbt.env, stdout=open(work / "dbt-worker.log", "wb"), stderr=subprocess.STDOUT,
+                                  preexec_fn=_dev_child_setup)  # it ends with this process, even when killed
         atexit.register(worker.terminate)
         while not sock.exists():
             if worker.poll() is not None:

@@ -45,11 +45,12 @@ def _start_dbt_worker(tmp: Path):
     import time
 
     from mhc_pipeline import dbt_worker
+    from mhc_pipeline.devserver import _dev_child_setup
 
     sock, log = tmp / "dbt.sock", tmp / "dbt-worker.log"
-    with open(log, "wb") as out:
+    with open(log, "wb") as out:  # (it ends with the session even when the session is killed: PR_SET_PDEATHSIG)
         proc = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(sock)], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=settings.DBT_PROJECT_DIR)
+                                stderr=subprocess.STDOUT, cwd=settings.DBT_PROJECT_DIR, preexec_fn=_dev_child_setup)
     deadline = time.monotonic() + 60
     while not sock.exists():
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
