@@ -98,13 +98,16 @@ cycle_every_minute = dg.define_asset_job(
 
 def due_sources(instance: dg.DagsterInstance, now: datetime) -> list[dg.AssetKey]:
     """The sources whose newest landing is at least their cadence (less the slack) old, or missing, and
-    that are not backing off (backing_off_until)."""
+    that are not backing off (backing_off_until). A landing counts from the minute it happened in, the
+    tick of the run that landed it: a run that landed CBHours 40 s after its tick (behind the 5-minute
+    sources and the data tests) left it 20 s old at the next tick, which skipped it ("no source is due")
+    and held the merged state back two minutes (the soak of 703d24c: 5 such skips in an hour)."""
     records = {r.asset_entry.asset_key: r for r in instance.get_asset_records(list(CADENCE_SECONDS))}
     due = []
     for key, every in CADENCE_SECONDS.items():
         record = records.get(key)
         last = record.asset_entry.last_materialization if record else None
-        if last is None or now.timestamp() - last.timestamp >= every - SLACK_SECONDS:
+        if last is None or now.timestamp() - (last.timestamp // 60 * 60) >= every - SLACK_SECONDS:
             until = backing_off_until(instance, key, last.timestamp if last else None)
             if until is None or until <= now:
                 due.append(key)
@@ -132,7 +135,8 @@ def checks_due(instance: dg.DagsterInstance, now: datetime) -> bool:
     """No cycle that ran the data tests was created in the last CHECKS_EVERY_SECONDS (less the slack)."""
     records = instance.get_run_records(
         filters=dg.RunsFilter(job_name=cycle_every_minute.name, tags={CHECKS_TAG: "recent"}), limit=1)
-    return not records or now.timestamp() - records[0].create_timestamp.timestamp() >= CHECKS_EVERY_SECONDS - SLACK_SECONDS
+    created = records[0].create_timestamp.timestamp() // 60 * 60 if records else None  # its tick (due_sources)
+    return created is None or now.timestamp() - created >= CHECKS_EVERY_SECONDS - SLACK_SECONDS
 
 
 @dg.schedule(

@@ -284,11 +284,14 @@ def _cycle_ticks(defs, graph, schedule, instance):
     assert set(first.asset_check_keys) == {*DBT_CHECK_KEYS, stats_check, live_check}
     assert first.partition_key == "2026-12-07"
     assert first.run_config == {"ops": {"raw__cbhours_activity": {"config": {"online_only": True}}}}
-    real = datetime.now(timezone.utc)  # report_runless_asset_event and add_run stamp the wall clock
     land(first)
+    # report_runless_asset_event and add_run stamp the wall clock; the schedule ticks on the minute, and a
+    # landing counts from the minute it happened in
+    landed = instance.get_latest_materialization_event(dg.AssetKey(["raw", "cbhours_live"])).timestamp
+    real = datetime.fromtimestamp(landed // 60 * 60, timezone.utc)
     due, tested = {}, {}
     for minutes in (1, 2, 3, 4, 5, 6):
-        request = tick(real + timedelta(minutes=minutes, seconds=1))
+        request = tick(real + timedelta(minutes=minutes))
         due[minutes] = {k.path[-1] for k in request.asset_selection if k in CADENCE_SECONDS}
         tested[minutes] = bool(set(request.asset_check_keys) & set(DBT_CHECK_KEYS))
         assert (request.partition_key is not None) == ("cbhours_activity" in due[minutes]), minutes
@@ -300,7 +303,7 @@ def _cycle_ticks(defs, graph, schedule, instance):
     assert due[5] == due[6] == {k.path[-1] for k in CADENCE_SECONDS}
     assert not any(tested.values())  # the data tests run every 15 minutes
     assert set(tick(real + timedelta(minutes=15)).asset_check_keys) >= set(DBT_CHECK_KEYS)
-    minute = tick(real + timedelta(minutes=1, seconds=1))
+    minute = tick(real + timedelta(minutes=1))
     assert set(minute.asset_selection) == {*DOWNSTREAM_MODELS[dg.AssetKey(["raw", "cbhours_live"])],
                                            *DOWNSTREAM_MODELS[dg.AssetKey(["raw", "events"])],
                                            dg.AssetKey(["raw", "cbhours_live"]), dg.AssetKey(["raw", "events"])
