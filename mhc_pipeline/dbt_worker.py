@@ -78,10 +78,13 @@ def client(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def _servable(argv: list[str]) -> bool:
-    command = next((a for a in argv if not a.startswith("-")), None)
     # --vars change what the project parses to: a process of its own parses them
-    return command in SERVED and not any(a == "--vars" or a.startswith("--vars=") for a in argv)
+    return _command(argv) in SERVED and not any(a == "--vars" or a.startswith("--vars=") for a in argv)
 
 
 def _exec_dbt(argv: list[str]) -> int:
@@ -131,24 +134,20 @@ class Worker:
         self.parses = 0
         self.cancelled = False  # the client of the build in progress left: its interrupt is expected
 
-    @staticmethod
-    def key(request: dict, names: set) -> tuple:
-        """What a parsed manifest depends on: the project folder, its files, the profile and target
-        flags, and the values of the environment variables the project and profile read (the database,
-        the schemas)."""
-        env = request["env"]
-        flags = _parse_flags(request["argv"])
-        chosen = tuple(f for f in zip(flags[::2], flags[1::2]) if f[0] not in ("--target-path", "--log-path"))
-        return (_project_dir(request), chosen, env.get("DBT_PROFILES_DIR"),
-                _files_stamp(_project_dir(request)), tuple(sorted((n, env.get(n)) for n in names)))
-
     def manifest_for(self, request: dict):
-        project = _project_dir(request)
-        flags = _parse_flags(request["argv"])
-        profiles = dict(zip(flags[::2], flags[1::2])).get("--profiles-dir") or request["env"].get("DBT_PROFILES_DIR")
-        base = _env_names(project, profiles or project)
-        for names, key, manifest in self.manifests:
-            if self.key(request, names) == key:
+        """The manifest parsed for what this request's project depends on: its folder, its files, the
+        profile and target flags, and the values of the environment variables the project and profile
+        read (the database, the schemas); parsed now when none of the kept ones matches."""
+        env, project, flags = request["env"], _project_dir(request), _parse_flags(request["argv"])
+        given = dict(zip(flags[::2], flags[1::2]))
+        chosen = tuple((f, v) for f, v in given.items() if f not in ("--target-path", "--log-path"))
+        place = (project, chosen, env.get("DBT_PROFILES_DIR"), _files_stamp(project))
+
+        def key(names: set) -> tuple:
+            return place + tuple(sorted((n, env.get(n)) for n in names))
+
+        for names, held, manifest in self.manifests:
+            if key(names) == held:
                 return manifest
         result = self.runner_type().invoke(["parse", *flags])
         self.parses += 1
@@ -156,8 +155,9 @@ class Worker:
             self.log(f"dbt parse failed in the worker: {result.exception}")
             return None
         manifest = result.result
-        names = base | set(getattr(manifest, "env_vars", None) or {})
-        self.manifests = self.manifests[-1:] + [(names, self.key(request, names), manifest)]
+        names = _env_names(project, given.get("--profiles-dir") or env.get("DBT_PROFILES_DIR") or project)
+        names |= set(getattr(manifest, "env_vars", None) or {})
+        self.manifests = self.manifests[-1:] + [(names, key(names), manifest)]
         return manifest
 
     def handle(self, conn: socket.socket, request: dict) -> int:
@@ -310,7 +310,9 @@ def serve(path: str) -> None:
             except OSError:
                 return
             try:
+                conn.settimeout(10)  # a client that connects and says nothing must not hold up the next
                 request = json.loads(conn.makefile("rb").readline())
+                conn.settimeout(None)
             except (OSError, ValueError):
                 conn.close()
                 continue
@@ -356,7 +358,7 @@ def serve(path: str) -> None:
                 _send(conn, f"{EXIT}{code}\n")
                 conn.close()
                 busy.clear()
-            log(f"dbt {' '.join(request['argv'][:1])} exit {code}, {time.process_time() - c0:.2f} CPU-s "
+            log(f"dbt {_command(request['argv'])} exit {code}, {time.process_time() - c0:.2f} CPU-s "
                 f"(builds {worker.builds}, parses {worker.parses})")
     finally:
         server.close()
