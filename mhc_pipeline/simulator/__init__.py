@@ -15,7 +15,8 @@
 ``serve()`` runs one in the foreground (the ``mhc simulate`` command).
 """
 
+from .people import LiveState, Model
 from .server import RequestRecord, Simulator, serve
-from .world import LiveState, Model, World
+from .world import World
 
 __all__ = ["World", "Simulator", "serve", "Model", "LiveState", "RequestRecord"]

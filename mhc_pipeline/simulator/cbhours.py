@@ -52,8 +52,9 @@ from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from .people import DAY_MIN, GENDER_WORDS, _minute_of
 from .routing import Request, Response, route
-from .world import DAY_MIN, GENDER_WORDS, World, _minute_of
+from .world import World
 
 __all__ = ["PATH", "ERROR_300", "live_data", "activity", "months", "MAX_NAMES", "MAX_RANGE_DAYS"]
 

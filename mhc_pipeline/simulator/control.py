@@ -38,8 +38,8 @@ import orjson
 
 from . import cbhours, routing
 from .faults import make_fault
+from .people import parse_time
 from .routing import Request, Response
-from .world import parse_time
 
 _Control = Callable[[Request], Response]
 _CONTROLS: dict[tuple[str, str], _Control] = {}

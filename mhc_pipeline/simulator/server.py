@@ -27,12 +27,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import control, routing
+from .event_stream import EventStream, events_until
 from .events import DEFAULT_TOKEN as DEFAULT_EVENTS_TOKEN
-from .events import EventStream, events_until
 from .faults import CONTENT_KINDS, Fault, FaultQueue, challenge_response, make_fault, reason_phrase, \
     status_response, truncate
+from .people import parse_time, to_utc
 from .routing import Request, Response
-from .world import World, parse_time, to_utc
+from .world import World
 
 __all__ = ["Simulator", "serve", "RequestRecord", "SOURCE_MODULES"]
 

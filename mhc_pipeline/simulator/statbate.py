@@ -113,7 +113,7 @@ def _cached(key: tuple, make):
 def members(world: World) -> list[str]:
     """Every StatBate member: the Events API's viewer population, then every World model."""
     def make():
-        from .events import EventStream
+        from .event_stream import EventStream
 
         viewers, _models = EventStream(world)._population()  # noqa: SLF001 - the same population
         return [v.username for v in viewers] + world.usernames

@@ -43,8 +43,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import control
+from .people import _hu, to_utc
 from .routing import Request, Response, route
-from .world import World, _hu, to_utc
+from .world import World
 
 __all__ = ["PATH", "DEFAULT_TOKEN", "THROTTLE_BODY", "snapshot", "configure", "settings_of"]
 
@@ -251,6 +252,6 @@ def _stats_set(req: Request) -> Response:
 @control._control("GET", "/_sim/truth/stats")  # noqa: SLF001
 def _truth_stats(req: Request) -> Response:
     at = req.arg("at")
-    from .world import parse_time
+    from .people import parse_time
 
     return Response.json(snapshot(req.sim, parse_time(at) if at else req.sim.now()))
