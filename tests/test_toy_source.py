@@ -2,15 +2,22 @@
 
 The toy source in tests/toy_source/ (staging, history and intermediate folders) is copied into a copy of
 dbt_project/, with its entry in the source map (var `sources` of dbt_project.yml) and one row in
-merge_rules.csv; no other file changes. `dbt parse` then wires it everywhere a source belongs: the
-merge's observations, persons' evidence, the freshness and coverage reports, the source-name tests."""
+merge_rules.csv; no other file changes. dbt then wires it everywhere a source belongs (the merge's
+observations, persons' evidence, the freshness and coverage reports, the source-name tests), and a toy
+landing flows to the merged state: built in a database of its own on the session's server, the toy's
+follower count is the person's `followers` in v_person_current_state, with the toy as its source."""
 import json
+import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+
+from mhc_pipeline import db, load
+from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 TOY = Path(__file__).resolve().parent / "toy_source"
@@ -25,7 +32,30 @@ TOY_ENTRY = {
 }
 
 
-def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path):
+TOY_DB = "mhc_toy_source"
+FETCHED_AT = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+
+
+def _toy_database(pg_url: str) -> str:
+    """A database of the test's own on the session server, with every source's raw table (dbt reads them
+    all) and one toy landing: `toyfan` with 1,234 fans."""
+    with db.connection(pg_url) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"drop database if exists {TOY_DB} with (force)")
+            cur.execute(f"create database {TOY_DB}")
+    url = pg_url.replace(f"/{db.libpq_env(pg_url)['MHC_PG_DBNAME']}", f"/{TOY_DB}", 1)
+    assert url != pg_url, pg_url
+    with db.connection(url) as conn:
+        for table in RAW_TABLES:
+            load.ensure_raw_table(conn, table, columns=RAW_COLUMNS.get(table, ()))
+        load.land(conn, load.Batch(source="toy", table="toy_rooms", fetched_at=FETCHED_AT,
+                                   records=[{"username": "ToyFan", "fans": "1234"}], requests=["toy:/rooms"]))
+        conn.commit()
+    return url
+
+
+def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path, pg_url):
     project = tmp_path / "dbt_project"
     shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     shutil.copytree(TOY, project, dirs_exist_ok=True)  # its own folders
@@ -35,9 +65,14 @@ def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path):
     with (project / "seeds" / "merge_rules.csv").open("a") as f:
         f.write("followers,toy,3,60,latest\n")  # one merge rule
 
-    out = subprocess.run([DBT, "parse", "--project-dir", str(project), "--profiles-dir", str(project)],
-                         capture_output=True, text=True, cwd=project)
-    assert out.returncode == 0, out.stdout + out.stderr
+    url = _toy_database(pg_url)
+    env = {**os.environ, **db.libpq_env(url)}
+    # the models and seeds the merged state is built from (the data tests have their own modules)
+    out = subprocess.run([DBT, "build", "--select", "+v_person_current_state", "--exclude-resource-type", "test",
+                          "--exclude-resource-type", "unit_test", "--project-dir", str(project),
+                          "--profiles-dir", str(project)], capture_output=True, text=True, cwd=project, env=env,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr
     nodes = json.loads((project / "target" / "manifest.json").read_text())["nodes"]
 
     def parents(name: str) -> set[str]:
@@ -51,3 +86,8 @@ def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path):
     source_tests = [n for n in nodes.values() if n["resource_type"] == "test"
                     and n.get("test_metadata", {}).get("name") == "is_a_source"]
     assert source_tests, "the source-name columns are tested against the map"
+
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select followers, followers_source, followers_observed_at from mhc.v_person_current_state"
+                    " where username = 'toyfan'")
+        assert cur.fetchall() == [(1234, "toy", FETCHED_AT)]
