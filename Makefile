@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test dev docs bench bench-cycle soak lock clean stop
+.PHONY: install demo test lint dev docs bench bench-cycle soak lock clean stop
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ demo: $(STAMP)
 ## test: the whole test suite (real PostgreSQL, real HTTP to the simulator, real dbt)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## lint: ruff on the Python (rules in pyproject.toml), sqlfluff on the dbt SQL (dbt_project/.sqlfluff); .ci/run runs it
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests --processes 2
 
 ## dev: the Dagster UI with every schedule running, on the same database and the simulator
 dev: $(STAMP)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -59,7 +59,7 @@ def main() -> None:
         except requests.RequestException:
             time.sleep(0.1)
     try:
-        t0 = datetime(2026, 11, 20, 20, 0, tzinfo=timezone.utc)
+        t0 = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
         requests.post(base + "/_sim/clock", json={"now": t0.isoformat()}, timeout=5)
         res = affiliate.AffiliateResource(url=base + PATH, wm="SIMWM", client_ip="request_ip", page_size=500,
                                           max_per_minute=0, timeout=30, retries=2)

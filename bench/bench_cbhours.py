@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,7 +33,7 @@ def main() -> None:
     url = db.start_embedded(Path(tempfile.mkdtemp(prefix="mhc-bench-")) / "pgdata", cleanup_mode="delete")
     sim = Simulator(rooms=max(400, args.models * 2), seed=5, port=0).start()
     try:
-        t = datetime(2026, 11, 20, 20, 0, tzinfo=timezone.utc)
+        t = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
         sim.set_time(t)
         world = sim.world
         names = world.usernames[: args.models]

@@ -56,10 +56,10 @@ the two raw tables sets `landed_at = fetched_at + 5 s / 6 s`, so the history loo
 the incremental models (10-minute lookback on landed_at) and to the data tests (landed in the last day).
 The ledger `raw.batches` gets the same trigger (+ 5 s): the data tests' window (macros/test_scope.sql, when
 the project has it) starts from its newest landed_at; the builds run with MHC_CHECKS_SCOPE=recent, as the
-dbt asset runs every build after a landing. The simulated history ends when the run starts. Order: the last day is landed, full refresh, VACUUM
-(ANALYZE) + CHECKPOINT, catch-up (the cycles between the end of history and now, landed and built
-untimed, like a pipeline after a pause), then the timed cycles (1 day); then the older days are
-back-filled, full refresh (back-filled rows are older than the watermark), VACUUM (ANALYZE) +
+dbt asset runs every build after a landing. The simulated history ends when the run starts. Order: the last
+day is landed, full refresh, VACUUM (ANALYZE) + CHECKPOINT, catch-up (the cycles between the end of history
+and now, landed and built untimed, like a pipeline after a pause), then the timed cycles (1 day); then the
+older days are back-filled, full refresh (back-filled rows are older than the watermark), VACUUM (ANALYZE) +
 CHECKPOINT, catch-up, the timed cycles (`--days`, 7). The dbt project is copied to the temp dir at start
 (others edit it concurrently; both points run the same SQL), with its own target and log paths.
 
@@ -83,27 +83,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_merge_history as bmh  # noqa: E402  (puts the project on sys.path)
 import soak  # noqa: E402
-from bench_merge_history import (AFF_PAGE_URL, CBH_URL, Dbt, Lander, at, log,  # noqa: E402
-                                 maintenance, phase, print_sizes, schedule, setup_raw, sizes, tracked_models)
+from bench_merge_history import (  # noqa: E402
+    AFF_PAGE_URL,
+    CBH_URL,
+    Dbt,
+    Lander,
+    at,
+    log,
+    maintenance,
+    phase,
+    print_sizes,
+    schedule,
+    setup_raw,
+    sizes,
+    tracked_models,
+)
 
 from mhc_pipeline import db, dbt_worker, load  # noqa: E402
-from mhc_pipeline.devserver import _dev_child_setup  # noqa: E402
 from mhc_pipeline.defs.affiliate import client as affiliate  # noqa: E402
 from mhc_pipeline.defs.cbhours import client as cbhours  # noqa: E402
+from mhc_pipeline.devserver import _dev_child_setup  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
 
-UTC = timezone.utc
+UTC = UTC
 ONLINE_SHARE = 0.418  # the World's share of models online at any hour (measured: 41-43%)
 SELECT = {"cycle": "source:raw.affiliate_onlinerooms+", "minute": "source:raw.cbhours_live+"}
 # what the every-minute cycle (definitions.cycle_every_minute) builds, never the views (rebuilt only when their
@@ -564,7 +578,8 @@ def main() -> None:
         for lbl, key in (("1 day", "1d"), (f"{days} days", "nd")):
             (wc, wm, wa), (pc, pm, pa) = totals[("worker", key)], totals[("process", key)]
             print(f"worker / process at {lbl}: cycle {wc:.1f} / {pc:.1f} CPU-s ({ratio(pc, wc):.2f}), minute "
-                  f"{wm:.1f} / {pm:.1f} ({ratio(pm, wm):.2f}), all per 5 minutes {wa:.1f} / {pa:.1f} ({ratio(pa, wa):.2f})")
+                  f"{wm:.1f} / {pm:.1f} ({ratio(pm, wm):.2f}), all per 5 minutes {wa:.1f} / {pa:.1f} "
+                  f"({ratio(pa, wa):.2f})")
     print("not included: the Dagster run around each landing and build (start-up ~10 CPU-s a run in "
           "design.md), HTTP, the CBHours rate limiter; the other schedules (Events, activity, Stats)")
     print("phases: " + "; ".join(f"{k} {v:.0f} s" for k, v in timings.items()))

@@ -75,7 +75,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -91,7 +91,7 @@ from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
 from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES  # noqa: E402
 
-UTC = timezone.utc
+UTC = UTC
 DBT = str(Path(sys.executable).parent / "dbt")
 DBT_PROJECT = ROOT / "dbt_project"
 SELECT_CYCLE = ["source:raw.affiliate_onlinerooms+", "source:raw.cbhours_live+"]
@@ -513,7 +513,7 @@ def med(results: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
 
-def copy_dbt_project(work: Path, git_ref: str | None) -> tuple[Path, "hashlib._Hash", str, list[str]]:
+def copy_dbt_project(work: Path, git_ref: str | None) -> tuple[Path, hashlib._Hash, str, list[str]]:
     """The dbt project copied into `work` (from `git_ref`, or the working tree), so that edits made while a
     benchmark runs do not change the measured SQL: (its folder, a sha256 of its files, the HEAD commit,
     the uncommitted changes under dbt_project/)."""
@@ -688,17 +688,21 @@ def main() -> None:
         for k in sorted(ids, key=lambda k: -by[k][1])[:top]:
             a, b = by[k]
             print(f"    {short(k):58s} {a:8.3f}s {b:8.3f}s {b / a if a else float('nan'):7.2f}")
-    print(f"  dbt re-parse per call (vars change): {timings[next(k for k in timings if k.startswith('dbt parse'))]:.1f} s "
+    print(f"  dbt re-parse per call (vars change): "
+          f"{timings[next(k for k in timings if k.startswith('dbt parse'))]:.1f} s "
           f"of the wall time at both points")
     print(f"current state at as_of = the last cycle, median of {args.state_repeat} "
           f"(select count(*), sum(hashtext(row::text)) over every person):")
     print(f"  {'':44s} {'1 day':>10s} {f'{days} days':>10s}")
-    print(f"  {'ours: person_current_state SQL':44s} {st_1d['ours_sql'] * 1000:8.1f}ms {st_nd['ours_sql'] * 1000:8.1f}ms")
+    print(f"  {'ours: person_current_state SQL':44s} {st_1d['ours_sql'] * 1000:8.1f}ms "
+          f"{st_nd['ours_sql'] * 1000:8.1f}ms")
     print(f"  {'ours: the same SQL, the original 14 columns':44s} {st_1d['ours_sql14'] * 1000:8.1f}ms "
           f"{st_nd['ours_sql14'] * 1000:8.1f}ms")
     print(f"  {'ours: dbt run --select person_current_state':44s} {st_1d['dbt_run_wall']:9.2f}s "
-          f"{st_nd['dbt_run_wall']:9.2f}s   (model alone: {st_1d['dbt_run_exec']:.2f} s / {st_nd['dbt_run_exec']:.2f} s)")
-    print(f"  {'original view (correlated sub-queries)':44s} {st_1d['orig_sql'] * 1000:8.1f}ms {st_nd['orig_sql'] * 1000:8.1f}ms")
+          f"{st_nd['dbt_run_wall']:9.2f}s   (model alone: {st_1d['dbt_run_exec']:.2f} s / "
+          f"{st_nd['dbt_run_exec']:.2f} s)")
+    print(f"  {'original view (correlated sub-queries)':44s} {st_1d['orig_sql'] * 1000:8.1f}ms "
+          f"{st_nd['orig_sql'] * 1000:8.1f}ms")
     print(f"  {'ratio original / ours (SQL)':44s} {st_1d['orig_sql'] / st_1d['ours_sql']:10.2f} "
           f"{st_nd['orig_sql'] / st_nd['ours_sql']:10.2f}")
     print(f"  (ours also pays the incremental int_field_observations in every build: "
@@ -707,7 +711,8 @@ def main() -> None:
     st = st_nd
     print(f"correctness at {days} days (as_of {at(cycles_nd[-1]):%Y-%m-%d %H:%M}; simulator truth: "
           f"{st['truth_online']:,} online, {st['truth_online_tracked']} of them tracked by CBHours):")
-    print(f"  persons where the original view and ours disagree: " + ", ".join(f"{k} {v}" for k, v in st["disagree"].items()))
+    print("  persons where the original view and ours disagree: "
+          + ", ".join(f"{k} {v}" for k, v in st["disagree"].items()))
     print(f"  followers: in {st['followers_orig_older']} of the {st['disagree']['followers']} disagreements the "
           f"original shows an older value than the newest any source saw (its newest CBHours row is Offline, "
           f"so it falls back to the newest Affiliate row at any age: {st['followers_orig_from_aff']}; "

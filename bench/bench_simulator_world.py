@@ -7,7 +7,7 @@
 import argparse
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,7 +22,7 @@ def main() -> None:
     t0 = time.perf_counter()
     world = World(rooms=args.rooms, seed=1)
     build = time.perf_counter() - t0
-    t = datetime(2026, 11, 20, 20, 3, 30, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 20, 20, 3, 30, tzinfo=UTC)
     t0 = time.perf_counter()
     rooms = world.online_rooms(t)
     first = time.perf_counter() - t0

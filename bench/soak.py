@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,7 +60,7 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 MHC = str(Path(sys.executable).parent / "mhc")
-UTC = timezone.utc
+UTC = UTC
 CLK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 STARTED = time.monotonic()
@@ -242,7 +242,7 @@ class Db:
 
     def state_lag(self) -> float | None:
         """now() - max(state_as_of) of the merged state, seconds (None: no table or column yet)."""
-        for attempt in range(2):  # a build replacing the table can make one read fail
+        for _attempt in range(2):  # a build replacing the table can make one read fail
             rows = self.query("""select 1 from information_schema.columns
                                   where table_schema = %s and table_name = 'person_current_state'
                                     and column_name = 'state_as_of'""", (self.schema,))
@@ -404,7 +404,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
-def worker_rss_mb(tree: "Tree") -> float | None:
+def worker_rss_mb(tree: Tree) -> float | None:
     """Resident memory of the dbt worker `mhc dev` started (mhc_pipeline/dbt_worker.py), if it runs."""
     for pid in tree.alive():
         if "mhc_pipeline.dbt_worker" in cmdline(pid):
@@ -428,7 +428,8 @@ def dbt_worker_summary(path: Path, samples: list[dict]) -> str:
     parses = max((int(m) for m in re.findall(r"parses (\d+)\)", text)), default=0)
     rss = [s["dbt_worker_rss_mb"] for s in samples if s.get("dbt_worker_rss_mb")]
     failed = sum(1 for code in re.findall(r"exit (\d+),", text) if code != "0")
-    return (f"dbt worker: {len(cpu)} builds served ({failed} not exit 0), {parses} parses, CPU-s per build median {pct(cpu, 50):.2f} p95 {pct(cpu, 95):.2f}; "
+    return (f"dbt worker: {len(cpu)} builds served ({failed} not exit 0), {parses} parses, "
+            f"CPU-s per build median {pct(cpu, 50):.2f} p95 {pct(cpu, 95):.2f}; "
             f"{text.count('busy with a build')} builds passed to a dbt process while it was busy; resident memory "
             + (f"{rss[0]:.0f} MB at the first sample, {rss[-1]:.0f} MB at the last" if rss else "n/a"))
 

@@ -7,9 +7,10 @@ asset checks (blocking when their severity is `error`).
 
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
@@ -17,10 +18,16 @@ from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from mhc_pipeline import db, report, settings
 from mhc_pipeline.dbt_project import (  # noqa: F401 (DBT_PROJECT, prune_run_targets: used through this module too)
-    DBT_EXECUTABLE, DBT_PROJECT, current_manifest, dbt_env, ensure_manifest, keep_partial_parse, prune_run_targets,
-    run_target_path)
+    DBT_EXECUTABLE,
+    DBT_PROJECT,
+    current_manifest,
+    dbt_env,
+    ensure_manifest,
+    keep_partial_parse,
+    prune_run_targets,
+    run_target_path,
+)
 from mhc_pipeline.resources import PostgresResource
-
 
 # the folder under models/ decides the asset group (the layer)
 LAYER_GROUPS = {"staging": "staging", "history": "history", "intermediate": "merged", "marts": "merged"}
@@ -88,11 +95,11 @@ def _views(manifest: Mapping[str, Any]) -> tuple[set[str], int]:
 
 
 class MhcDbtTranslator(DagsterDbtTranslator):
-    _follow: Optional[dg.AutomationCondition] = None
+    _follow: dg.AutomationCondition | None = None
     _views: frozenset = frozenset()
     view_keys: frozenset = frozenset()  # the asset keys of the view models (definitions.VIEW_MODELS)
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Optional[DbtProject]) -> dg.AssetSpec:
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") == "source":
@@ -119,7 +126,7 @@ TRANSLATOR = MhcDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 
 class DbtBuildConfig(dg.Config):
-    as_of: Optional[str] = None  # the merge's build time (dbt var `as_of`); default now
+    as_of: str | None = None  # the merge's build time (dbt var `as_of`); default now
     full_refresh: bool = False
     # dbt unit tests check the SQL, not the data: they run in `make test` and CI
     # (tests/test_bad_rows.py::test_the_dbt_unit_tests_pass), not in every production build
@@ -203,10 +210,10 @@ AS_OF_SELECT = "tag:as_of"
 
 class AsOfConfig(dg.Config):
     as_of: str  # the past time T (ISO-8601; no zone means UTC)
-    schema_name: Optional[str] = None  # where the state as of T goes; default as_of_<T>, e.g. as_of_20261120t200000z
+    schema_name: str | None = None  # where the state as of T goes; default as_of_<T>, e.g. as_of_20261120t200000z
 
 
-def as_of_schema_name(at: datetime, name: Optional[str] = None) -> str:
+def as_of_schema_name(at: datetime, name: str | None = None) -> str:
     """The schema of an as-of build: `name`, or as_of_<T> (lower-case, a plain identifier); never one of the
     pipeline's own schemas."""
     import re
@@ -276,7 +283,8 @@ def dbt_invocations(config: DbtBuildConfig, models: bool, checks: bool) -> list[
     args = dbt_args(config)
     if not (models and checks):
         return [args]
-    tests = ["test", "--log-level-file", "info"] + ([] if config.unit_tests else ["--exclude-resource-type", "unit_test"])
+    tests = (["test", "--log-level-file", "info"]
+             + ([] if config.unit_tests else ["--exclude-resource-type", "unit_test"]))
     return [args + ["--exclude-resource-type", "test"], tests]
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 import uuid
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -123,9 +123,8 @@ def keep_partial_parse(target: Path) -> None:
 def run_target_path(run_id: str) -> Path:
     """This build's dbt artifact folder (manifest, run results, dbt's log): under MHC_DATA_DIR, never in
     the source tree, one per build so concurrent builds do not share files."""
-    import uuid
 
-    return settings.data_dir() / "dbt_runs" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
+    return settings.data_dir() / "dbt_runs" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
 
 
 def prune_run_targets(keep: int) -> list[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -29,11 +29,12 @@ _LANDING_ASSETS = [a for d in SOURCE_DEFS for a in d.assets or () if isinstance(
 # Every run is a fresh process that imports the code location (~5 CPU-s before any work), and every dbt
 # invocation starts at ~3.5 CPU-s: a run per source and cadence, each followed by a sensor-launched dbt
 # run (and the data tests in runs of their own), was ~12 runs and ~10 dbt invocations per 5 minutes.
-# Now it is 5 and 5, and a minute's build is the incremental models only (no views, no whole-table marts). A source is due when its newest landing is older than its cadence (less 30 s of
-# slack for the run's own start-up), so a tick skipped while the previous run was still going, a source
-# that failed, or a restart is caught up at the next tick, and nothing queues. Each source is its own
-# step: one failing marks the run failed and names its step, the others still land; the run's dbt step
-# is then skipped, and the dbt_follows_landing sensor rebuilds what the landings changed.
+# Now it is 5 and 5, and a minute's build is the incremental models only (no views, no whole-table
+# marts). A source is due when its newest landing is older than its cadence (less 30 s of slack for the
+# run's own start-up), so a tick skipped while the previous run was still going, a source that failed, or
+# a restart is caught up at the next tick, and nothing queues. Each source is its own step: one failing
+# marks the run failed and names its step, the others still land; the run's dbt step is then skipped, and
+# the dbt_follows_landing sensor rebuilds what the landings changed.
 #
 # Each source's spec names its cadences (mhc_pipeline/defs/<source>/definitions.py).
 CADENCE_SECONDS: dict[dg.AssetKey, int] = {
@@ -150,7 +151,7 @@ def cycle_every_minute_schedule(context: dg.ScheduleEvaluationContext):
     """Land the sources that are due, then rebuild the models downstream of them (see CADENCE_SECONDS)."""
     if job_in_flight(context.instance, cycle_every_minute.name):
         return dg.SkipReason("the previous cycle is still queued or going; the next tick lands what is due")
-    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    now = context.scheduled_execution_time.astimezone(UTC)
     due = due_sources(context.instance, now)
     if not due:
         return dg.SkipReason("no source is due")

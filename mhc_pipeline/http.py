@@ -14,8 +14,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -215,7 +216,7 @@ class _Retry(Retry):
 
     limiter: RateLimiter | None = None
 
-    def new(self, **kw: Any) -> "_Retry":
+    def new(self, **kw: Any) -> _Retry:
         new = super().new(**kw)
         new.limiter = self.limiter
         return new
@@ -307,7 +308,7 @@ class HttpClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> "HttpClient":
+    def __enter__(self) -> HttpClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

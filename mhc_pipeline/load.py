@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import psycopg2.extensions
@@ -151,12 +152,13 @@ class Batch:
 def _digest(h: Any, rejects: Iterable[Reject]) -> str:
     for reject in rejects:
         feed(h, f"{reject.key}\0{reject.reason}".encode())
-        feed(h, orjson.dumps(reject.payload, default=str) if reject.payload is not None else (reject.body or "").encode())
+        feed(h, orjson.dumps(reject.payload, default=str) if reject.payload is not None
+             else (reject.body or "").encode())
     return h.hexdigest()
 
 
 def batch_id(source: str, table: str, fetched_at: datetime, scope: str = "") -> uuid.UUID:
-    stamp = fetched_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    stamp = fetched_at.astimezone(UTC).isoformat(timespec="microseconds")
     return uuid.uuid5(BATCH_NAMESPACE, f"{source}|{table}|{stamp}|{scope}")
 
 
@@ -295,7 +297,7 @@ def land(
     ensure_raw_table(conn, batch.table, schema, batch.columns)
     conn.commit()
     bid = batch.batch_id
-    fetched = batch.fetched_at.astimezone(timezone.utc)
+    fetched = batch.fetched_at.astimezone(UTC)
     replaced = False
     try:
         with conn.cursor() as cur:
@@ -401,7 +403,7 @@ def quarantine_response(
     reject = Reject(reason=reason, payload=payload, body=body, key=item)
     batch = Batch(source=source, table=table, fetched_at=fetched_at, requests=[request])
     with conn.cursor() as cur:
-        copy_quarantine(cur, schema, batch, bid, fetched_at.astimezone(timezone.utc), [(reject, request)])
+        copy_quarantine(cur, schema, batch, bid, fetched_at.astimezone(UTC), [(reject, request)])
     conn.commit()
     return bid
 

@@ -8,7 +8,8 @@ under the same names, and that no reason carries a secret.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import dagster as dg
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg2

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mhc_pipeline import settings
 
@@ -117,12 +117,13 @@ def run_job(job_name: str, run_config: dict | None = None, tags: dict | None = N
     logging.getLogger("dagster").setLevel(logging.WARNING)
     logs = settings.data_dir() / "logs"
     logs.mkdir(exist_ok=True)
-    path = logs / f"{job_name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    path = logs / f"{job_name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     with watcher, open(path, "w") as out, contextlib.redirect_stdout(out), _interrupts_reach_a_waiting_run():
         result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False, tags=tags,
                                         run_id=run_id)
     result.landings_shown = getattr(watcher, "printed", set())
-    print(f"  (dbt output: {path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
+    print("  (dbt output: "
+          f"{path.relative_to(settings.PROJECT_ROOT) if path.is_relative_to(settings.PROJECT_ROOT) else path})")
     return result
 
 

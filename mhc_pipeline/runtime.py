@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from mhc_pipeline import db, settings
@@ -65,7 +65,8 @@ def uses_simulator(names: tuple[str, ...] | None = None) -> bool:
     """Whether a source URL (any, or those `names`) points at the bundled simulator: 127.0.0.1 on
     MHC_SIMULATOR_PORT (a URL on another local port is someone else's server, not ours to start)."""
     port = int(settings.get("MHC_SIMULATOR_PORT"))
-    names = names or tuple(s.name for s in settings.SETTINGS if s.name.endswith("_URL") and s.name != "MHC_DATABASE_URL")
+    names = names or tuple(s.name for s in settings.SETTINGS
+                           if s.name.endswith("_URL") and s.name != "MHC_DATABASE_URL")
     for name in names:
         url = settings.get(name)
         if settings.is_simulated(url) and (urlsplit(url).port or 80) == port:

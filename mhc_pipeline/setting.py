@@ -3,8 +3,8 @@ declares its own rows with it (mhc_pipeline/defs/<source>/settings.py) without i
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Callable, MutableMapping
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ once with an error naming the variable.
 
 from __future__ import annotations
 
-import os
 import importlib
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping
 from urllib.parse import urlsplit
 
 from mhc_pipeline.defs import source_names

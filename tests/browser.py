@@ -12,9 +12,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -36,12 +36,13 @@ def ensure_chromium() -> str:
         subprocess.run([*sudo, apt, "update", "-q"], env=env, capture_output=True, check=False)
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"apt-get install chromium chromium-driver failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise RuntimeError("apt-get install chromium chromium-driver failed:\n"
+                               f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return CHROMIUM
 
 
 @contextmanager
-def launch(viewport=(1600, 1000)) -> Iterator["object"]:
+def launch(viewport=(1600, 1000)) -> Iterator[object]:
     """A Playwright page in headless Debian Chromium with a fresh, throw-away profile."""
     from playwright.sync_api import sync_playwright
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -95,7 +95,7 @@ def sim(_session_env):
 def fresh_sim(sim):
     """The session simulator with no faults queued and the clock frozen at a fixed time."""
     sim.clear_faults()
-    sim.set_time(datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+    sim.set_time(datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
     yield sim
     sim.clear_faults()
     sim.set_time(None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -26,8 +26,8 @@ import psycopg2.extras
 
 NY = ZoneInfo("America/New_York")
 OWNER = "hudson_cage"
-SUMMER = datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc)  # EDT, UTC-4
-WINTER = datetime(2026, 1, 15, 17, 0, tzinfo=timezone.utc)  # EST, UTC-5
+SUMMER = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)  # EDT, UTC-4
+WINTER = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # EST, UTC-5
 
 
 def ddl(generation: str) -> str:
@@ -163,7 +163,7 @@ def naive_ny(t: datetime) -> datetime:
 
 def naive_utc(t: datetime) -> datetime:
     """How the legacy code stored a CBHours activity time asked for with tzo=0 (the string as it came)."""
-    return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -375,7 +375,7 @@ def fill(url: str, generation: str = "new", *, seed: int = 8) -> Expected:
              naive_ny(t - timedelta(days=30)) if i < 5 else None, naive_ny(t), naive_ny(t - timedelta(days=60)),
              naive_ny(t)))
         ex.profiles += 1
-    for i, v in enumerate(viewers[:5]):
+    for _i, v in enumerate(viewers[:5]):
         t = SUMMER - timedelta(days=2)
         cur.execute("insert into profiles (person_id, follower, follower_checked_at, created_at, updated_at)"
                     " values (%s, true, %s, %s, %s)", (ids[v], naive_ny(t), naive_ny(t), naive_ny(t)))

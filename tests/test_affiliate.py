@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from mhc_pipeline.defs.affiliate import client as affiliate
 from mhc_pipeline.http import RedactingFilter
 from tests.conftest import count, reset_raw
 
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 PATH = "/api/public/affiliates/onlinerooms/"
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -43,7 +43,7 @@ def built(pg_url, sim, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("as_of")
     env = {**os.environ, "MHC_DATABASE_URL": pg_url}
-    room = dict(sim.world.online_rooms(datetime(2026, 11, 20, 20, 0, tzinfo=timezone.utc))[0])
+    room = dict(sim.world.online_rooms(datetime(2026, 11, 20, 20, 0, tzinfo=UTC))[0])
     room.update(username="asof_room", gender="f")
     early = {**room, "display_name": "Early name", "room_subject": "Early subject", "current_show": "public",
              "num_users": 11}
@@ -72,7 +72,7 @@ def test_the_state_as_of_a_past_time_is_what_was_true_then(built):
     assert state["display_name"] == "Early name" and state["display_name_observed_at"].isoformat() == EARLY
     assert state["is_online"] is True and state["current_show"] == "public"
     assert state["room_subject"] == "Early subject" and state["viewers"] == 11
-    assert state["state_as_of"] == datetime(2026, 11, 20, 20, 0, tzinfo=timezone.utc)
+    assert state["state_as_of"] == datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
     profile = _row(conn, f"select * from {SCHEMA}.profiles where username = 'asof_room'")
     assert profile["display_name"] == "Early name"
 
@@ -81,7 +81,7 @@ def test_an_as_of_build_leaves_the_live_product_alone(built):
     conn, _ = built
     live = _row(conn, "select * from mhc.v_person_current_state where username = 'asof_room'")
     assert live["display_name"] == "Late name" and live["display_name_observed_at"].isoformat() == LATE
-    assert live["state_as_of"] > datetime(2026, 12, 1, tzinfo=timezone.utc)  # built as of now
+    assert live["state_as_of"] > datetime(2026, 12, 1, tzinfo=UTC)  # built as of now
     assert _row(conn, "select count(*) as n from mhc.profiles where display_name = 'Early name'")["n"] == 0
 
 

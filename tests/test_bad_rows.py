@@ -14,7 +14,7 @@ case variants, duplicates. Then ONE dbt build, through Dagster, as production ru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import orjson
@@ -25,7 +25,7 @@ from mhc_pipeline.load import Batch
 from tests import legacy_fixture as lf
 from tests.conftest import reset_database
 
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 AS_OF = T + timedelta(minutes=2)
 SIM = "http://127.0.0.1:1"  # requests as the sources record them (never fetched here)
 
@@ -164,7 +164,8 @@ def _land_everything(conn, pg_url: str, tmp_path) -> None:
     info = lambda name, gender=1: {"data": {"rid": 5, "name": name, "rank": 3, "gender": gender, "tags": [],  # noqa: E731
                                             "income": {"usd": 1.0, "tokens": 20},
                                             "sessions": {"count": 1, "total_duration": 60, "average_duration": 60}},
-                                   "meta": {"site": "chaturbate", "range": ["2026-10-21 18:00:00", "2026-11-20 18:00:00"]}}
+                                   "meta": {"site": "chaturbate",
+                                            "range": ["2026-10-21 18:00:00", "2026-11-20 18:00:00"]}}
     base = f"{SIM}/statbate/api/model/chaturbate"
     _land(conn, "statbate", "statbate_model_info",
           [info("sb_good"), {"error": "Model not found"}, info("sb_alien", gender=9)],
@@ -300,8 +301,10 @@ def test_a_statbate_404_is_a_not_found_answer_and_no_person(built):
 
 def test_rejected_rows_never_reach_the_history(built):
     _, conn = built
-    assert _one(conn, "select count(*) from mhc.affiliate_api_snapshots where username in ('aff_vip', 'aff_alien')") == 0
-    assert _one(conn, "select count(*) from mhc.cbhours_live_stats where username in ('cb_sleeping', 'cb_vip', '')") == 0
+    assert _one(conn, "select count(*) from mhc.affiliate_api_snapshots "
+                      "where username in ('aff_vip', 'aff_alien')") == 0
+    assert _one(conn, "select count(*) from mhc.cbhours_live_stats "
+                      "where username in ('cb_sleeping', 'cb_vip', '')") == 0
     assert _one(conn, "select count(*) from mhc.interactions where content is null or btrim(content) = ''") == 0
     assert _one(conn, "select count(*) from mhc.statbate_tips where member_username = ''") == 0
     # a blank FOLLOW content is not bad: it gets the label the live feed gives it

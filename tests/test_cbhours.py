@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.http import HttpClient, RateLimiter
 from tests.conftest import count, reset_raw
 
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture()
@@ -63,7 +63,7 @@ def test_error_300_is_a_fact_not_a_failure_and_the_model_is_not_asked_again(clea
     res = _res(fresh_sim)
     day = T.date()
     with _fast_client(res) as client:  # fetched now: the Error 300 is recent, so it is not asked again
-        batch = cbhours.activity_batch(client, res, outsiders + insiders, day, day, datetime.now(timezone.utc))
+        batch = cbhours.activity_batch(client, res, outsiders + insiders, day, day, datetime.now(UTC))
     landed = load.land(clean, batch)
     assert batch.meta["not_in_trophy_db"] == 2 and landed.quarantined == 0 and landed.rows == 4
     tracking = cbhours.TrackingResource(watchlist=",".join(outsiders + insiders), owner=fresh_sim.world.owner,
@@ -117,7 +117,7 @@ def test_a_cycle_that_lost_answers_is_a_warning_naming_the_models_without_one(cl
 
 
 def _activity_truth(world, name: str, day) -> int:
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     slots = 0
     t = start
     while t < start + timedelta(days=1) and t <= T:

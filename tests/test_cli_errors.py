@@ -57,7 +57,8 @@ GOOD_PAGE = b'{"results": [{"username": "a_room", "num_users": 3}], "count": 2}'
     (b"\xef\xbb\xbf" + GOOD_PAGE, "2026-11-20T17:55:00Z", "byte-order mark"),
     (b'{"rooms": []}', "2026-11-20T17:55:00Z", "is not a saved Affiliate answer"),
     (b'{"results": [', "2026-11-20T17:55:00Z", "not JSON"),
-    (b"[" + GOOD_PAGE + b', {"detail": "Too many requests"}]', "2026-11-20T17:55:00Z", "page 1 of 2 is not an Affiliate page"),
+    (b"[" + GOOD_PAGE + b', {"detail": "Too many requests"}]', "2026-11-20T17:55:00Z",
+     "page 1 of 2 is not an Affiliate page"),
     (None, "2026-11-20T17:55:00Z", "no such file"),
     (GOOD_PAGE, "yesterday at five", "is not a time"),
 ], ids=["empty", "binary", "bom", "wrong-shape", "truncated", "a-bad-page-in-a-list", "missing", "bad-fetched-at"])

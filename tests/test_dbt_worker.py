@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +23,7 @@ from mhc_pipeline.simulator.cbhours import live_data
 from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES
 from tests.conftest import count, reset_database
 
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 PROJECT = str(settings.DBT_PROJECT_DIR)
 MODELS_ONLY = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 
@@ -96,7 +96,8 @@ def test_builds_in_the_worker_do_what_dbt_does_and_parse_the_project_once(worker
     first = worker.run("build", *MODELS_ONLY)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr
     # dbt's own JSON log lines, as dagster-dbt reads them from a dbt process
-    built = {e["data"]["node_info"]["unique_id"] for e in _events(first.stdout) if e["info"]["name"] == "LogModelResult"}
+    built = {e["data"]["node_info"]["unique_id"] for e in _events(first.stdout)
+             if e["info"]["name"] == "LogModelResult"}
     assert "model.mhc.person_current_state" in built, sorted(built)[:5]
     assert (worker.tmp / "target" / "run_results.json").exists()
 

@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mhc_pipeline import db, load
+from mhc_pipeline import load
 from mhc_pipeline.defs.events import client as events
 from tests.conftest import count
 
@@ -30,7 +30,7 @@ def sim_ev(pg_url):
 
 
 def _owner_online_at(sim) -> datetime:
-    t = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
     for _ in range(24 * 60):
         if sim.world.is_online(sim.world.owner, t) and sim.world.is_online(sim.world.owner, t + timedelta(hours=2)):
             return t + timedelta(minutes=5)

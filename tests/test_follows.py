@@ -3,7 +3,7 @@ redaction, the tracked set, and the follow history through dbt (a complete list 
 exactly one unfollow; an incomplete list changes nothing; events feed the same history)."""
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -21,7 +21,7 @@ from tests.conftest import count, reset_database, reset_raw
 SESSIONID = sim_follows.DEFAULT_SESSIONID
 CSRFTOKEN = sim_follows.DEFAULT_CSRFTOKEN
 COOKIES = (SESSIONID, CSRFTOKEN)
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 
 def _res(sim, sessionid: str = SESSIONID, retries: int = 1) -> follows.FollowsResource:

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -23,7 +23,7 @@ from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.simulator.cbhours import live_data
 from tests.conftest import count, reset_database
 
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NO_LOOKBACK = '{"incremental_lookback_minutes": 0}'
 
 
@@ -56,7 +56,7 @@ def _watermark(tmp: Path, model: str) -> datetime:
     [path] = (tmp / "target" / "compiled").rglob(f"{model}.sql")
     epochs = [float(e) for e in re.findall(r"to_timestamp\(([0-9.]+)\)", path.read_text())]
     assert epochs, f"no literal watermark in {path}"
-    return datetime.fromtimestamp(min(epochs), timezone.utc)
+    return datetime.fromtimestamp(min(epochs), UTC)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from mhc_pipeline import load
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from tests.conftest import count, reset_raw
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TABLE = "test_things"
 
 
@@ -23,7 +23,7 @@ def clean(conn):
 
 
 def _batch(n: int = 3, at: datetime = T0, **kw) -> Batch:
-    records = [{"username": f"user_{i}", "n": i, "text": f"tab\there\nnew \\ line \"q\" ✨"} for i in range(n)]
+    records = [{"username": f"user_{i}", "n": i, "text": "tab\there\nnew \\ line \"q\" ✨"} for i in range(n)]
     return Batch(source="test", table=TABLE, fetched_at=at, records=records,
                  requests=["http://127.0.0.1/x?token=SECRET123&page=1"], **kw)
 

@@ -6,7 +6,7 @@ and no token anywhere."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -20,7 +20,7 @@ TOKEN_SETTING = "MHC_EVENTS_TOKEN"
 
 def _pick_time(world) -> datetime:
     """A recent minute at which the owner broadcasts (so the room has events) for the past 30 min."""
-    t = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     while not (world.is_online(world.owner, t) and world.is_online(world.owner, t - timedelta(minutes=30))):
         t += timedelta(minutes=7)
     return t

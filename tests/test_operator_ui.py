@@ -20,12 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import browser
 import pytest
 import requests
 
 from mhc_pipeline import db
-
-import browser
 
 MHC = str(Path(sys.executable).parent / "mhc")
 DEV_START_TIMEOUT = 420  # first start builds every dbt model once
@@ -199,7 +198,7 @@ def test_every_schedule_and_the_sensor_are_running(dev, page, expected):
         pass  # the assert below shows which are off
     state = page.evaluate(SWITCHES, names)
     _shot(page, "04_automation")
-    assert state == {name: True for name in names}, state
+    assert state == dict.fromkeys(names, True), state
 
 
 def test_the_merged_state_shows_its_checks_freshness_and_preview(dev, page, expected):

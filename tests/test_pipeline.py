@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from mhc_pipeline import settings
 from tests.conftest import count, reset_database
 
-T1 = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T1 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 NS = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
 SCHEMA = "mhc"
 
@@ -175,7 +175,8 @@ def test_a_new_crawl_adds_one_snapshot_and_stale_data_goes_offline(first_runs, s
     assert after["affiliate_api_snapshots"] == before["affiliate_api_snapshots"] + len(truth2)
     # the Affiliate live window is 10 minutes (seed merge_rules): at t2 the T1 crawl is still fresh
     truth1 = {r["username"] for r in sim.world.online_rooms(T1)}
-    online_now = lambda: {r[0] for r in _query(conn_module, f"select username from {SCHEMA}.v_person_current_state where is_online")}  # noqa: E731
+    online_now = lambda: {r[0] for r in _query(  # noqa: E731
+        conn_module, f"select username from {SCHEMA}.v_person_current_state where is_online")}
     assert online_now() == truth1 | truth2
     # 6 minutes after t2 (11 after T1) only the t2 crawl is fresh: exactly the rooms online at t2
     assert _materialize(t2, t2 + timedelta(minutes=6), tests=False).success
@@ -255,10 +256,17 @@ def test_the_cycle_lands_what_is_due_and_rebuilds_what_it_landed_then_the_sensor
 
 
 def _cycle_ticks(defs, graph, schedule, instance):
-    from mhc_pipeline.definitions import (CADENCE_SECONDS, CHECKS_TAG, DBT_CHECK_KEYS, DOWNSTREAM_MODELS,
-                                          EVERY_5_MINUTES_MODELS, VIEW_MODELS, cycle_every_minute)
+    from mhc_pipeline.definitions import (
+        CADENCE_SECONDS,
+        CHECKS_TAG,
+        DBT_CHECK_KEYS,
+        DOWNSTREAM_MODELS,
+        EVERY_5_MINUTES_MODELS,
+        VIEW_MODELS,
+        cycle_every_minute,
+    )
 
-    t0 = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
     def tick(at: datetime):
         with dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
@@ -288,7 +296,7 @@ def _cycle_ticks(defs, graph, schedule, instance):
     # report_runless_asset_event and add_run stamp the wall clock; the schedule ticks on the minute, and a
     # landing counts from the minute it happened in
     landed = instance.get_latest_materialization_event(dg.AssetKey(["raw", "cbhours_live"])).timestamp
-    real = datetime.fromtimestamp(landed // 60 * 60, timezone.utc)
+    real = datetime.fromtimestamp(landed // 60 * 60, UTC)
     due, tested = {}, {}
     for minutes in (1, 2, 3, 4, 5, 6):
         request = tick(real + timedelta(minutes=minutes))
@@ -360,7 +368,7 @@ def test_a_cycle_with_every_source_due_lands_them_builds_downstream_and_runs_eve
     data tests with the 5-minute sources), executed for real against the simulator."""
     from mhc_pipeline.definitions import CADENCE_SECONDS, DBT_CHECK_KEYS, cycle_request, defs
 
-    request = cycle_request(list(CADENCE_SECONDS), datetime.now(timezone.utc), checks=True)
+    request = cycle_request(list(CADENCE_SECONDS), datetime.now(UTC), checks=True)
     job = defs.resolve_job_def("cycle_every_minute").get_subset(
         asset_selection=set(request.asset_selection), asset_check_selection=set(request.asset_check_keys))
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config=request.run_config,
@@ -438,7 +446,8 @@ def test_builds_read_and_test_only_what_the_latest_landings_added(first_runs):
     compiled = runs[-1] / "compiled" / "mhc" / "models"
     snapshots = (compiled / "history" / "affiliate" / "affiliate_api_snapshots.sql").read_text()
     assert "landed_at > to_timestamp(" in snapshots and "select coalesce(max(" not in snapshots
-    test_sql = next(compiled.glob("history/affiliate/_affiliate__models.yml/not_null_affiliate_api_snapshots_person_id.sql")).read_text()
+    test_sql = next(compiled.glob(
+        "history/affiliate/_affiliate__models.yml/not_null_affiliate_api_snapshots_person_id.sql")).read_text()
     assert "where landed_at > to_timestamp(" in test_sql
     results = (runs[-1] / "run_results.json").read_text()
     assert '"unit_test.' not in results

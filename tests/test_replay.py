@@ -10,12 +10,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlencode
+from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
@@ -32,7 +33,7 @@ from mhc_pipeline.simulator import stats as sim_stats
 from mhc_pipeline.sources import RAW_TABLES, REPLAYABLE
 from tests.conftest import count
 
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # the simulator's frozen clock
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # the simulator's frozen clock
 LIVE_AT = T - timedelta(minutes=1)  # the live landing of an answer
 REPLAY_AT = "2026-11-20T17:58:30Z"  # its replay
 SB_TOKEN = sim_sb.DEFAULT_TOKEN

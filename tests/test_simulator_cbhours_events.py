@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +15,7 @@ import requests
 from mhc_pipeline.simulator import Simulator, World
 from mhc_pipeline.simulator import cbhours as cbh
 
-UTC = timezone.utc
+UTC = UTC
 T = datetime(2025, 6, 1, 12, 0, 30, tzinfo=UTC)
 AFF = "/api/public/affiliates/onlinerooms/"
 CBH = "/api.php"

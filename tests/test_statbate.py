@@ -4,7 +4,7 @@ date formats, append-only history, tips kept once by their identity, persons, an
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -16,7 +16,7 @@ from mhc_pipeline.load import Batch
 from mhc_pipeline.simulator import statbate as sim_sb
 from tests.conftest import count, reset_database, reset_raw
 
-T = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 TOKEN = sim_sb.DEFAULT_TOKEN
 TABLES = (*statbate.TABLES, "events")
 
@@ -152,8 +152,10 @@ def test_lookup_fetches_both_sides_and_a_404_is_a_fact(clean, fresh_sim, pg_url)
     model = world.usernames[7]
     collected, _ = statbate.run(clean, res, pg_url, fetched_at=T, username=model, tracking=tracking)
     assert collected.found == {"model": {model: True}, "member": {model: True}}
-    assert count(clean, "select count(*) from raw.statbate_tips where request like %s", f"%/model/chaturbate/{model}/%") >= 1
-    assert count(clean, "select count(*) from raw.statbate_tips where request like %s", f"%/members/chaturbate/{model}/%") >= 1
+    assert count(clean, "select count(*) from raw.statbate_tips where request like %s",
+                 f"%/model/chaturbate/{model}/%") >= 1
+    assert count(clean, "select count(*) from raw.statbate_tips where request like %s",
+                 f"%/members/chaturbate/{model}/%") >= 1
 
 
 def test_a_refused_token_stops_the_run_with_a_clear_message_and_is_never_stored(clean, fresh_sim, pg_url, caplog):
@@ -236,7 +238,7 @@ def test_time_formats_both_parse_to_utc():
     a = statbate.parse_statbate_time("2026-01-01 00:02:21")
     b = statbate.parse_statbate_time("2026-01-01T00:02:21.000000Z")
     c = statbate.parse_statbate_time("2026-01-01T01:02:21+01:00")
-    assert a == b == c == datetime(2026, 1, 1, 0, 2, 21, tzinfo=timezone.utc)
+    assert a == b == c == datetime(2026, 1, 1, 0, 2, 21, tzinfo=UTC)
 
 
 # two real tips of the same amount in the same second (one page shows both), seen again on an overlapping
@@ -255,7 +257,8 @@ def _land_identical_tips(conn) -> None:
              (member_page, f"https://plus.statbate.com/api/members/chaturbate/{fan}/tips")]
     for n, (page, url) in enumerate(pages):  # in this order, a minute apart
         at_n = T - timedelta(hours=3) + timedelta(minutes=n)
-        load.land(conn, Batch(source="statbate", table="statbate_tips", fetched_at=at_n, records=[page], requests=[url]))
+        load.land(conn, Batch(source="statbate", table="statbate_tips", fetched_at=at_n, records=[page],
+                              requests=[url]))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -37,8 +37,8 @@ def _owner_offline(world, start: datetime) -> datetime:
 
 
 def _res(sim, token: str = TOKEN, **kw) -> stats.StatsResource:
-    values = dict(url=sim.url + "/statsapi/", username=sim.world.owner, token=token, max_per_minute=6000,
-                  backoff_minutes=60, timeout=10, retries=3)
+    values = {"url": sim.url + "/statsapi/", "username": sim.world.owner, "token": token, "max_per_minute": 6000,
+              "backoff_minutes": 60, "timeout": 10, "retries": 3}
     values.update(kw)
     return stats.StatsResource(**values)
 
@@ -78,7 +78,7 @@ def _stats_requests(sim) -> int:
 
 def test_a_cycle_lands_the_owners_snapshot_as_the_world_has_it(clean, fresh_sim, pg_url):
     world = fresh_sim.world
-    t = _owner_online(world, datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc))
+    t = _owner_online(world, datetime(2026, 11, 20, 0, 0, tzinfo=UTC))
     fresh_sim.set_time(t)
     result = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), t)
     assert result.outcome == "landed" and result.landed.rows == 1 and result.landed.quarantined == 0
@@ -102,7 +102,7 @@ def test_a_cycle_lands_the_owners_snapshot_as_the_world_has_it(clean, fresh_sim,
 
 def test_the_snapshot_refreshes_every_5_minutes_and_offline_sentinels_are_minus_1(clean, fresh_sim):
     world = fresh_sim.world
-    t = _owner_offline(world, datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc))
+    t = _owner_offline(world, datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
     a, b = sim_stats.snapshot(fresh_sim, t), sim_stats.snapshot(fresh_sim, t + timedelta(minutes=4, seconds=59))
     assert a == b  # same 5-minute snapshot
     assert a["time_online"] == -1 and a["num_viewers"] == 0
@@ -115,7 +115,7 @@ def test_the_snapshot_refreshes_every_5_minutes_and_offline_sentinels_are_minus_
 
 
 def test_landing_the_same_cycle_again_changes_nothing(clean, fresh_sim, pg_url):
-    t = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
     first = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), t)
     again = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), t)
     assert first.outcome == "landed" and again.outcome == "already_landed" and again.landed.rows == 0
@@ -128,7 +128,7 @@ def test_landing_the_same_cycle_again_changes_nothing(clean, fresh_sim, pg_url):
 def test_429_and_503_are_retried_then_land(clean, fresh_sim, pg_url):
     fresh_sim.inject("/statsapi/", "status", status=429, retry_after=0)
     fresh_sim.inject("/statsapi/", "status", status=503)
-    result = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+    result = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
     assert result.outcome == "landed" and result.retries == 2 and result.landed.rows == 1
 
 
@@ -143,7 +143,7 @@ def test_unauthorized_stops_with_a_clear_message_and_no_token(clean, fresh_sim, 
     bad = "WRONGtoken0123456789abcd"
     before = _stats_requests(fresh_sim)
     with pytest.raises(stats.StatsAuthError) as info:
-        stats.fetch_cycle(clean, pg_url, _res(fresh_sim, token=bad), datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+        stats.fetch_cycle(clean, pg_url, _res(fresh_sim, token=bad), datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
     text = str(info.value)
     assert "refused the token" in text and "MHC_STATS_TOKEN" in text and f"HTTP {status}" in text
     assert bad not in text and TOKEN not in text and bad not in caplog.text
@@ -155,8 +155,8 @@ def test_unauthorized_stops_with_a_clear_message_and_no_token(clean, fresh_sim, 
 def test_a_throttle_backs_off_without_asking_again_until_it_runs_out(clean, fresh_sim, pg_url):
     sim_stats.configure(fresh_sim, rate_limit=1, throttle_seconds=600.0)
     res = _res(fresh_sim, backoff_minutes=30)
-    t = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
+    t = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    now = datetime.now(UTC)
     assert stats.fetch_cycle(clean, pg_url, res, t, now=now).outcome == "landed"
     throttled = stats.fetch_cycle(clean, pg_url, res, t + timedelta(minutes=5), now=now)
     assert throttled.outcome == "throttled" and throttled.landed is None
@@ -178,7 +178,7 @@ def test_a_throttle_backs_off_without_asking_again_until_it_runs_out(clean, fres
 @pytest.mark.parametrize("fault,expect", [("html", "HTML page"), ("malformed", "malformed JSON")])
 def test_an_unusable_answer_is_quarantined_and_fails(clean, fresh_sim, pg_url, fault, expect):
     fresh_sim.inject("/statsapi/", fault)
-    t = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
     with pytest.raises(stats.StatsUnusable) as info:
         stats.fetch_cycle(clean, pg_url, _res(fresh_sim), t)
     assert expect in str(info.value) and TOKEN not in str(info.value)
@@ -192,13 +192,13 @@ def test_an_unusable_answer_is_quarantined_and_fails(clean, fresh_sim, pg_url, f
 def test_a_cloudflare_403_is_not_mistaken_for_the_throttle(clean, fresh_sim, pg_url):
     fresh_sim.inject("/statsapi/", "status", status=403)  # the HTML "Sorry, you have been blocked" page
     with pytest.raises(stats.StatsUnusable, match="HTML"):
-        stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+        stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
     assert stats.backoff_until(clean, _res(fresh_sim)) is None
 
 
 def test_a_snapshot_with_a_wrong_type_is_quarantined_with_its_reason(clean, fresh_sim, pg_url):
     fresh_sim.inject("/statsapi/", "bad_row")
-    result = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc))
+    result = stats.fetch_cycle(clean, pg_url, _res(fresh_sim), datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
     assert result.outcome == "quarantined" and result.landed.rows == 0 and result.landed.quarantined == 1
     with clean.cursor() as cur:
         cur.execute("select reason, payload from raw.quarantine where raw_table = %s", (stats.TABLE,))
@@ -214,8 +214,9 @@ def _materialize_stats(resource: stats.StatsResource, fetched_at: datetime | Non
     from mhc_pipeline.resources import PostgresResource
 
     config = {"fetched_at": fetched_at.isoformat()} if fetched_at else {}
-    return dg.materialize([stats.stats_api], resources={"postgres": PostgresResource(url=os.environ["MHC_DATABASE_URL"]),
-                                                        "stats": resource},
+    return dg.materialize([stats.stats_api],
+                          resources={"postgres": PostgresResource(url=os.environ["MHC_DATABASE_URL"]),
+                                     "stats": resource},
                           run_config={"ops": {"raw__stats_api": {"config": config}}}, raise_on_error=False)
 
 
@@ -238,7 +239,7 @@ def test_the_asset_fails_on_unauthorized_and_observes_a_throttle(clean, fresh_si
     assert check.check_name == "stats_api_answering" and not check.passed
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["backoff_until"].value == meta["backoff_until"].value
-    until = datetime.fromisoformat(meta["backoff_until"].value).astimezone(timezone.utc)
+    until = datetime.fromisoformat(meta["backoff_until"].value).astimezone(UTC)
     assert f"until {until:%Y-%m-%d %H:%M:%S} UTC" in check.description  # the time the back-off ends, in UTC
     again = _materialize_stats(_res(fresh_sim))
     [obs] = again.get_asset_observation_events()
@@ -266,7 +267,7 @@ def built(pg_url, sim):
         sim.clear_faults()
         sim_stats.configure(sim, reset=True, **sim_stats.DEFAULTS)
         world = sim.world
-        t_on = _owner_online(world, datetime(2026, 11, 21, 0, 0, tzinfo=timezone.utc))
+        t_on = _owner_online(world, datetime(2026, 11, 21, 0, 0, tzinfo=UTC))
         t_off = _owner_offline(world, t_on)
         t_new = t_off + timedelta(minutes=5)
         saved = os.environ.get("MHC_STATS_MAX_PER_MINUTE")
@@ -335,11 +336,11 @@ def test_snapshots_hold_one_row_per_cycle_with_every_quirk_normalised(built):
     assert on["num_viewers"] == truth_on["num_viewers"] and on["tips_in_last_hour"] == truth_on["tips_in_last_hour"]
     # naive ISO last_broadcast read as UTC
     naive = datetime.fromisoformat(truth_on["last_broadcast"])
-    assert on["last_broadcast_at"] == naive.replace(tzinfo=timezone.utc)
+    assert on["last_broadcast_at"] == naive.replace(tzinfo=UTC)
     assert on["last_broadcast_raw"] == truth_on["last_broadcast"]
     # -1 sentinels become null
     assert not off["is_broadcasting"] and off["time_online_minutes"] is None
-    assert off["last_broadcast_at"] == datetime.fromisoformat(truth_off["last_broadcast"]).replace(tzinfo=timezone.utc)
+    assert off["last_broadcast_at"] == datetime.fromisoformat(truth_off["last_broadcast"]).replace(tzinfo=UTC)
     assert new["last_broadcast_at"] is None and new["last_broadcast_raw"] == "-1"
     assert new["time_online_minutes"] is None and new["tips_in_last_hour"] is None and not new["is_broadcasting"]
     assert {r["source"] for r in rows.values()} == {"cb_stats"}

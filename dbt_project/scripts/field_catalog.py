@@ -60,7 +60,8 @@ def read_catalog(path: Path = CATALOG) -> list[dict]:
         row["if_unknown"] = row["if_unknown"] or None
         row["original_position"] = int(row["original_position"]) if row["original_position"] else None
         if row["data_test"] and row["data_test"] not in DATA_TESTS:
-            raise ValueError(f"{path.name}: {row['name']}.data_test {row['data_test']!r} is not one of {sorted(DATA_TESTS)}")
+            raise ValueError(f"{path.name}: {row['name']}.data_test {row['data_test']!r} "
+                             f"is not one of {sorted(DATA_TESTS)}")
     return rows
 
 

@@ -41,7 +41,8 @@ def _setup(verbose: bool = False) -> None:
 
     # Dagster flags beta parameters (backfill_policy) at import; not news to an operator
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
         handler.setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -22,7 +22,7 @@ def command(what: str, days: int) -> int:
     settings.prepare_env()
     runtime.ensure_database()
     runtime.dagster_home()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days = max(1, min(days, 60))
     start, end = today - timedelta(days=days - 1), today
     config = {"ops": {"raw__cbhours_activity": {"config": {"progress": True}}}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -23,7 +23,7 @@ def demo_world(sim) -> str:
     """An in-process simulator's clock starts at the owner's latest broadcast (so the Events API has a
     room to report on) and, with no watch list set, the 20 most watched models of that moment become the
     demo's watch list (so CBHours has models to report on). Returns the note for the simulator line."""
-    world, t = sim.world, datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    world, t = sim.world, datetime.now(UTC).replace(second=0, microsecond=0)
     for _ in range(7 * 24 * 60):
         if world.is_online(world.owner, t) and world.is_online(world.owner, t - timedelta(minutes=20)):
             break
@@ -67,7 +67,8 @@ def command() -> int:
             print(line)
         if not result.success:
             print(f"FAILED: {runner.failure_text(result)}", file=sys.stderr)
-            print("  details: `make dev`, then the run in the Dagster UI; or rerun with `mhc -v demo`.", file=sys.stderr)
+            print("  details: `make dev`, then the run in the Dagster UI; or rerun with `mhc -v demo`.",
+                  file=sys.stderr)
             return 1
         print(f"  done in {time.monotonic() - t:.1f}s (run {result.run_id[:8]}, visible in `make dev`)")
     _step(4, total, "current state (mhc.v_person_current_state):")

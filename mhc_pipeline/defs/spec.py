@@ -3,8 +3,9 @@ mhc_pipeline/defs/<source>/definitions.py), and how `mhc land` replays its saved
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 import dagster as dg
 
@@ -19,7 +20,7 @@ class Replay:
 
     read: Callable[..., Batch]  # (path, fetched_at[, username=]) -> Batch; ValueError: one line, nothing landed
     username: bool = False  # takes --username: the answer may not name the person it was asked about
-    before_land: Optional[Callable[[Any, Batch, str], None]] = None  # (conn, batch, schema), e.g. Events' ids
+    before_land: Callable[[Any, Batch, str], None] | None = None  # (conn, batch, schema), e.g. Events' ids
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,6 @@ class SourceSpec:
     # landing assets `full_cycle` leaves out (backfills, imports on demand)
     on_demand: tuple[dg.AssetKey, ...] = ()
     # the landing asset with which the marts tagged every_5_minutes are rebuilt (one source has it)
-    marts_with: Optional[dg.AssetKey] = None
+    marts_with: dg.AssetKey | None = None
     # `mhc land NAME FILE`: NAME -> how the saved answer is read
     replay: Mapping[str, Replay] = field(default_factory=dict)

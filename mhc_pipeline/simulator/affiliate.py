@@ -144,7 +144,8 @@ def onlinerooms(req: Request) -> Response:
     # identical requests within the same second get the same bytes (the real feed is served from a
     # cache too: max-age=30, s-maxage=1800); faulted requests are never cached
     page_key = (wm, tuple(sorted(genders)), tuple(sorted(regions)), tuple(tags), hd, offset, limit, now_epoch,
-                jitter, req.sim.order_salt, req.seq if req.sim.order_salt == "request" else math.floor(req.now.timestamp() * 1000))
+                jitter, req.sim.order_salt,
+                req.seq if req.sim.order_salt == "request" else math.floor(req.now.timestamp() * 1000))
     pages = state.setdefault("page_cache", {})
     if fault is None and page_key in pages:
         body, results = pages[page_key]

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_right
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .people import DAY_MIN, GENDER_WORDS, _minute_of
@@ -58,7 +58,7 @@ from .world import World
 
 __all__ = ["PATH", "ERROR_300", "live_data", "activity", "months", "MAX_NAMES", "MAX_RANGE_DAYS"]
 
-UTC = timezone.utc
+UTC = UTC
 PATH = "/api.php"
 MAX_NAMES = 50
 MAX_RANGE_DAYS = 60

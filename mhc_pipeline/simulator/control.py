@@ -32,7 +32,8 @@ Errors are JSON ``{"error": ...}`` with 400 (bad input), 404 or 405.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -280,7 +281,7 @@ def events_set(req: Request) -> Response:
     unknown = set(body) - set(_EVENT_KEYS) - {"reset"}
     if unknown:
         raise _BadInput(f"unknown events keys: {sorted(unknown)}")
-    for k, (attr, typ) in _EVENT_KEYS.items():
+    for k, (_attr, typ) in _EVENT_KEYS.items():
         if k not in body:
             continue
         v = body[k]

@@ -33,7 +33,7 @@ import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from heapq import merge
 from typing import Any
 
@@ -44,7 +44,7 @@ from .world import World
 
 __all__ = ["EventStream", "METHODS", "id_key", "format_id", "events_until"]
 
-UTC = timezone.utc
+UTC = UTC
 METHODS = ("broadcastStart", "broadcastStop", "userEnter", "userLeave", "follow", "unfollow", "fanclubJoin",
            "chatMessage", "privateMessage", "tip", "mediaPurchase", "roomSubjectChange")
 INF = 1 << 62
@@ -381,7 +381,8 @@ class EventStream:
                 v = anyone()
                 mid = 10000 + int(rng.random() * 90000)
                 media = {"id": mid if rng.random() < 0.6 else str(mid),
-                         "type": rng.choice(("photos", "video")), "name": rng.choice(_MEDIA), "tokens": rng.choice((25, 30, 50, 75, 100, 150, 200))}
+                         "type": rng.choice(("photos", "video")), "name": rng.choice(_MEDIA),
+                         "tokens": rng.choice((25, 30, 50, 75, 100, 150, 200))}
                 add(t, kind, {"broadcaster": owner, "media": media, "user": user(v, minute, kind)})
         add(max(stop, last[0]), "broadcastStop",
             {"broadcaster": owner, "user": user(me, e - 1, "broadcastStop")})

@@ -65,7 +65,7 @@ def _next_url(req: Request, owner: str, token: str, key: Key | None, timeout: in
     return f"{base}/events/{quote(owner)}/{quote(token, safe='')}/?i={i}&timeout={timeout}"
 
 
-def _rate_limited(sim: "Simulator") -> Response | None:
+def _rate_limited(sim: Simulator) -> Response | None:
     limit = getattr(sim, "events_rate_limit", 2000)
     if not limit:
         return None

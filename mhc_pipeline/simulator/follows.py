@@ -43,7 +43,7 @@ without its page links (a page whose markup the client may not understand).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEFAULT_SESSIONID", "DEFAULT_CSRFTOKEN", "following_at", "followers_at", "ONLINE_PATH",
            "ROOMLIST_PATH", "FOLLOWERS_PATH", "LOGIN_PATH"]
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_SESSIONID = "sim-cb-sessionid-0123456789abcdef"
 DEFAULT_CSRFTOKEN = "sim-cb-csrftoken-0123456789"
 ONLINE_PATH = "/follow/api/online_followed_rooms/"
@@ -92,14 +92,14 @@ def _adjust(names: list[str], state: dict | None, key: str) -> list[str]:
     return [n for n in names if n not in removed] + added
 
 
-def following_at(world: "World", t: datetime, state: dict | None = None) -> list[str]:
+def following_at(world: World, t: datetime, state: dict | None = None) -> list[str]:
     """Ground truth: the usernames the owner follows at ``t`` (World order)."""
     names = [m.username for m in world.models
              if m.username != world.owner and _active(world.seed, m.username, "following", 0.45, t)]
     return _adjust(names, state, "following")
 
 
-def followers_at(sim: "Simulator", t: datetime, state: dict | None = None) -> list[str]:
+def followers_at(sim: Simulator, t: datetime, state: dict | None = None) -> list[str]:
     """Ground truth: the usernames following the owner at ``t`` (viewers first, then models)."""
     world = sim.world
     viewers, _models = sim.event_stream._population()  # noqa: SLF001 - the one viewer population
@@ -144,7 +144,7 @@ def _to_login(req: Request) -> Response:
     return Response(302, b"", "text/html; charset=utf-8", {"Location": where})
 
 
-def _room(world: "World", name: str, t: datetime, online: bool) -> dict:
+def _room(world: World, name: str, t: datetime, online: bool) -> dict:
     m = world.model(name)
     lv = world.live_state(name, t) if online else None
     return {

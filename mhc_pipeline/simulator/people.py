@@ -18,11 +18,11 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 __all__ = ["Model", "LiveState", "REGIONS", "SHOWS", "DAY_MIN", "GENDER_WORDS", "to_utc", "parse_time"]
 
-UTC = timezone.utc
+UTC = UTC
 REGIONS = ("asia", "europe_russia", "northamerica", "southamerica", "other")
 SHOWS = ("public", "private", "away", "hidden", "group")
 

@@ -20,9 +20,10 @@ to apply them (ignore them if they make no sense for the source).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -43,11 +44,11 @@ class Request:
     body: bytes
     now: datetime  # simulated time of this request (clock or X-Sim-Time)
     seq: int  # server-wide request counter (1, 2, ...)
-    sim: "Simulator"
-    fault: "Fault | None" = None  # a content fault (bad_row, duplicates) for the handler
+    sim: Simulator
+    fault: Fault | None = None  # a content fault (bad_row, duplicates) for the handler
 
     @property
-    def world(self) -> "World":
+    def world(self) -> World:
         return self.sim.world
 
     def arg(self, name: str, default: str | None = None) -> str | None:
@@ -76,15 +77,15 @@ class Response:
     reason: str | None = None  # reason phrase; default from the status
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return cls(status, orjson.dumps(obj), "application/json", dict(headers or {}))
 
     @classmethod
-    def text(cls, text: str, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def text(cls, text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return cls(status, text.encode(), "text/plain; charset=utf-8", dict(headers or {}))
 
     @classmethod
-    def html(cls, html: str, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def html(cls, html: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return cls(status, html.encode(), "text/html; charset=UTF-8", dict(headers or {}))
 
 
@@ -120,7 +121,8 @@ def route(method: str, prefix: str, *, source: str | None = None, exact: bool = 
         src = source or fn.__module__.rsplit(".", 1)[-1]
         for r in _ROUTES:
             if r.method == method and r.prefix == prefix:
-                if r.handler is fn or (r.handler.__module__, r.handler.__qualname__) == (fn.__module__, fn.__qualname__):
+                if (r.handler is fn
+                        or (r.handler.__module__, r.handler.__qualname__) == (fn.__module__, fn.__qualname__)):
                     return fn  # re-import of the same module
                 raise ValueError(f"route {method} {prefix} already registered by {r.source}")
         _ROUTES.append(Route(method, prefix, fn, src, exact))

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,15 +29,23 @@ from urllib.parse import parse_qs, urlsplit
 from . import control, routing
 from .event_stream import EventStream, events_until
 from .events import DEFAULT_TOKEN as DEFAULT_EVENTS_TOKEN
-from .faults import CONTENT_KINDS, Fault, FaultQueue, challenge_response, make_fault, reason_phrase, \
-    status_response, truncate
+from .faults import (
+    CONTENT_KINDS,
+    Fault,
+    FaultQueue,
+    challenge_response,
+    make_fault,
+    reason_phrase,
+    status_response,
+    truncate,
+)
 from .people import parse_time, to_utc
 from .routing import Request, Response
 from .world import World
 
 __all__ = ["Simulator", "serve", "RequestRecord", "SOURCE_MODULES"]
 
-UTC = timezone.utc
+UTC = UTC
 
 # Every simulated API is one module of this package that registers its routes
 # with ``@routing.route(...)`` at import time.  Add new sources here.
@@ -90,7 +98,7 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr: tuple, sim: "Simulator"):
+    def __init__(self, addr: tuple, sim: Simulator):
         self.sim = sim
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -191,7 +199,7 @@ class Simulator:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._httpd is not None:
             return self
         self._stopping.clear()
@@ -215,7 +223,7 @@ class Simulator:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -65,7 +65,7 @@ import re
 import threading
 import time
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .routing import Request, Response, route
@@ -74,7 +74,7 @@ from .world import World
 __all__ = ["PREFIX", "DEFAULT_TOKEN", "GENDER_INTS", "model_info", "model_tips", "member_info", "member_tips",
            "is_member", "members", "rid_of", "did_of"]
 
-UTC = timezone.utc
+UTC = UTC
 PREFIX = "/statbate/api/"
 DEFAULT_TOKEN = "1|sim-statbate-token-0123456789abcdef"
 SITES = ("chaturbate", "stripchat", "bongacams", "camsoda", "mfc")

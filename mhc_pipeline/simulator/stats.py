@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import control
@@ -49,7 +49,7 @@ from .world import World
 
 __all__ = ["PATH", "DEFAULT_TOKEN", "THROTTLE_BODY", "snapshot", "configure", "settings_of"]
 
-UTC = timezone.utc
+UTC = UTC
 PATH = "/statsapi/"
 DEFAULT_TOKEN = "sim-stats-token-01234567"  # 24 characters, like a real token
 THROTTLE_BODY = "Try slowing down a little."

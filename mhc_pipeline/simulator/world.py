@@ -30,7 +30,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
-from .people import DAY_MIN, UTC, _EMOJI, _MOODS, LiveState, Model, _generate_model, _hu, _minute_of
+from .people import _EMOJI, _MOODS, DAY_MIN, UTC, LiveState, Model, _generate_model, _hu, _minute_of
 
 __all__ = ["World", "finish_room"]
 

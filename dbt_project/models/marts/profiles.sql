@@ -43,7 +43,11 @@ persons as (
 observations as (
 
     select * from {{ ref('int_field_observations') }}
-    where field in ({% for field in fields %}'{{ field.name }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    where field in (
+        {%- for field in fields %}
+        '{{ field.name }}'{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
 
 ),
 

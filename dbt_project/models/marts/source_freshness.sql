@@ -100,7 +100,9 @@ landed as (
         recent_batches.source,
         count(*) filter (where recent_batches.landed_at > build.as_of - interval '1 hour') as batches_last_hour,
         sum(recent_batches.rows) filter (where recent_batches.landed_at > build.as_of - interval '1 hour') as rows_landed_last_hour,
-        sum(recent_batches.quarantined) filter (where recent_batches.landed_at > build.as_of - interval '1 hour') as rows_quarantined_last_hour,
+        sum(recent_batches.quarantined) filter (
+            where recent_batches.landed_at > build.as_of - interval '1 hour'
+        ) as rows_quarantined_last_hour,
         count(*) as batches_last_day,
         sum(recent_batches.rows) as rows_landed_last_day,
         sum(recent_batches.quarantined) as rows_quarantined_last_day

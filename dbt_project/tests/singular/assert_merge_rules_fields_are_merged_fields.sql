@@ -3,4 +3,8 @@
 
 select field, source
 from {{ ref('merge_rules') }}
-where field not in ({% for name in names %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})
+where field not in (
+    {%- for name in names %}
+    '{{ name }}'{% if not loop.last %},{% endif %}
+    {%- endfor %}
+)

@@ -9,16 +9,17 @@ with its reason while the rest of the crawl lands.
 
 
 import time
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, Optional
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import orjson
 
 from mhc_pipeline import load, metadata
-from mhc_pipeline.http import BadResponse, HttpClient, SourceError
+from mhc_pipeline.http import HttpClient, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject
 from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
 from mhc_pipeline.utc import parse_time
@@ -28,31 +29,31 @@ TABLE = "affiliate_onlinerooms"
 ASSET_KEY = dg.AssetKey(["raw", TABLE])
 MAX_LIMIT = 500
 
-S, I, B, L = (str,), (int,), (bool,), (list,)
+STR, INT, BOOL, LIST = (str,), (int,), (bool,), (list,)
 ROOM_SCHEMA: dict[str, FieldRule] = {
-    "username": FieldRule(S, required=True, nullable=False, nonempty=True),
-    "gender": FieldRule(S, required=True, nullable=False),
-    "current_show": FieldRule(S, required=True, nullable=False),
-    "num_users": FieldRule(I, required=True, nullable=False),
-    "num_followers": FieldRule(I, required=True, nullable=False),
-    "seconds_online": FieldRule(I, required=True, nullable=False),
-    "slug": FieldRule(S),
-    "display_name": FieldRule(S),
-    "age": FieldRule(I),
-    "birthday": FieldRule(S),
-    "location": FieldRule(S),
-    "country": FieldRule(S),
-    "spoken_languages": FieldRule(S),
-    "tags": FieldRule(L, item_type=str),
-    "room_subject": FieldRule(S),
-    "is_hd": FieldRule(B),
-    "is_new": FieldRule(B),
-    "image_url": FieldRule(S),
-    "image_url_360x270": FieldRule(S),
-    "chat_room_url": FieldRule(S),
-    "chat_room_url_revshare": FieldRule(S),
-    "iframe_embed": FieldRule(S),
-    "iframe_embed_revshare": FieldRule(S),
+    "username": FieldRule(STR, required=True, nullable=False, nonempty=True),
+    "gender": FieldRule(STR, required=True, nullable=False),
+    "current_show": FieldRule(STR, required=True, nullable=False),
+    "num_users": FieldRule(INT, required=True, nullable=False),
+    "num_followers": FieldRule(INT, required=True, nullable=False),
+    "seconds_online": FieldRule(INT, required=True, nullable=False),
+    "slug": FieldRule(STR),
+    "display_name": FieldRule(STR),
+    "age": FieldRule(INT),
+    "birthday": FieldRule(STR),
+    "location": FieldRule(STR),
+    "country": FieldRule(STR),
+    "spoken_languages": FieldRule(STR),
+    "tags": FieldRule(LIST, item_type=str),
+    "room_subject": FieldRule(STR),
+    "is_hd": FieldRule(BOOL),
+    "is_new": FieldRule(BOOL),
+    "image_url": FieldRule(STR),
+    "image_url_360x270": FieldRule(STR),
+    "chat_room_url": FieldRule(STR),
+    "chat_room_url_revshare": FieldRule(STR),
+    "iframe_embed": FieldRule(STR),
+    "iframe_embed_revshare": FieldRule(STR),
 }
 
 
@@ -251,7 +252,7 @@ def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
 
 # ---------------------------------------------------------------------------------------------------
 class LandConfig(dg.Config):
-    fetched_at: Optional[str] = None  # ISO-8601; default: now (a replay or test pins it)
+    fetched_at: str | None = None  # ISO-8601; default: now (a replay or test pins it)
 
 
 def landing_metadata(batch: Batch, landed: load.Landed) -> dict[str, Any]:

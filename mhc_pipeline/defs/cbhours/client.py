@@ -15,9 +15,10 @@
 
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import dagster as dg
@@ -350,7 +351,7 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
 
 # ---------------------------------------------------------------------------------------------------
 class LiveConfig(dg.Config):
-    fetched_at: Optional[str] = None  # ISO-8601 cycle time (= checked_at); default now (tests and replays pin it)
+    fetched_at: str | None = None  # ISO-8601 cycle time (= checked_at); default now (tests and replays pin it)
 
 
 @metadata.landing_asset(
@@ -432,7 +433,7 @@ def askable_days(start: date, end: date, today: date) -> tuple[date, str | None]
 
 class ActivityConfig(dg.Config):
     online_only: bool = False  # only the models the latest live cycle saw online (today's 3-minute refresh)
-    usernames: Optional[list[str]] = None  # instead of the tracked set
+    usernames: list[str] | None = None  # instead of the tracked set
     progress: bool = False  # a progress bar on stderr (mhc backfill)
 
 
@@ -453,7 +454,7 @@ def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, 
                      cbhours: CBHoursResource, tracking: TrackingResource):
     started = time.monotonic()
     window = context.partition_time_window
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start = window.start.date()
     end = min((window.end - timedelta(seconds=1)).date(), today)
     try:
@@ -462,7 +463,7 @@ def cbhours_activity(context: dg.AssetExecutionContext, config: ActivityConfig, 
         raise dg.Failure(description=str(exc)) from None
     if skipped:
         context.log.warning(skipped)
-    fetched_at = datetime.now(timezone.utc)
+    fetched_at = datetime.now(UTC)
     dsn = postgres.resolved_url()
     with postgres.connect() as conn:
         if config.usernames:

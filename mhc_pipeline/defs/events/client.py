@@ -21,10 +21,11 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -86,7 +87,7 @@ def id_key(event_id: str) -> tuple[int, int]:
 
 
 def event_time(event_id: str) -> datetime:
-    return datetime.fromtimestamp(id_key(event_id)[0] / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(id_key(event_id)[0] / 1000, tz=UTC)
 
 
 def _problem(event: Any) -> str | None:
@@ -181,7 +182,7 @@ def drain(
         url = res.start_url(last_id, poll_timeout)
         with res.client() as client:
             while True:
-                fetched_at = datetime.now(timezone.utc)
+                fetched_at = datetime.now(UTC)
                 fetched = client.request("GET", url, timeout=poll_timeout + 15)
                 result.answers += 1
                 data = _answer(conn, fetched, client, schema, fetched_at)
@@ -353,7 +354,7 @@ def events(context: dg.AssetExecutionContext, postgres: PostgresResource, events
 
 
 def run_worker(dsn: str, res: EventsResource, *, poll_timeout: int = 30, schema: str = "raw",
-               stop: Optional[threading.Event] = None, log: Callable[[str], None] = print) -> None:
+               stop: threading.Event | None = None, log: Callable[[str], None] = print) -> None:
     """`mhc events-worker`: long-poll the feed until stopped; wait while another reader holds it; back
     off after errors (auth errors stop it)."""
     from mhc_pipeline import db

@@ -26,15 +26,27 @@ Rejected entries and unusable pages are kept in `raw.quarantine` with their reas
 
 import time
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
 
 from mhc_pipeline import load, metadata
 from mhc_pipeline.defs.follows.lists import (  # noqa: F401 (TABLE, import_file: used through this module too)
-    CLOUDFLARE_HELP, DIRECTIONS, FOLLOWERS_PATH, LOGIN_HELP, ROOM_SCHEMA, SOURCE, TABLE, Capture,
-    add_rooms, html_blocked, import_file, links_to_page, parse_html)
+    CLOUDFLARE_HELP,
+    DIRECTIONS,
+    FOLLOWERS_PATH,
+    LOGIN_HELP,
+    ROOM_SCHEMA,
+    SOURCE,
+    TABLE,
+    Capture,
+    add_rooms,
+    html_blocked,
+    import_file,
+    links_to_page,
+    parse_html,
+)
 from mhc_pipeline.http import Fetched, HttpClient, SourceError, redact
 from mhc_pipeline.load import Reject
 from mhc_pipeline.resources import PostgresResource, from_settings
@@ -84,8 +96,8 @@ class SentAway(SourceError):
     """The website answered a list request from another page (a redirect): nobody is logged in."""
 
 
-def _request(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None,
-             headers: Optional[dict] = None) -> Fetched:
+def _request(client: HttpClient, res: FollowsResource, path: str, params: dict | None = None,
+             headers: dict | None = None) -> Fetched:
     """One request of a list. Raises `SentAway` when the answer comes from another page than the one asked
     for: an expired session is redirected to the login page or to the home page (whose room links would
     otherwise read as a list)."""
@@ -97,12 +109,12 @@ def _request(client: HttpClient, res: FollowsResource, path: str, params: Option
     return fetched
 
 
-def _get_json(client: HttpClient, res: FollowsResource, path: str, params: Optional[dict] = None) -> Fetched:
+def _get_json(client: HttpClient, res: FollowsResource, path: str, params: dict | None = None) -> Fetched:
     """`_request`, then the JSON answer (`SourceError` when the status is not 200 or the body not JSON)."""
     return client.parse(_request(client, res, path, params))
 
 
-def _blocked_kind(exc: SourceError) -> Optional[str]:
+def _blocked_kind(exc: SourceError) -> str | None:
     body = exc.body or ""
     if isinstance(exc, SentAway) or "/auth/login" in exc.url or 'name="password"' in body:
         return "login"
@@ -154,7 +166,7 @@ def fetch_following(client: HttpClient, res: FollowsResource) -> Capture:
 def _page_room_list(client: HttpClient, res: FollowsResource, capture: Capture, list_name: str,
                     offline: bool) -> None:
     offset, seen, total = 0, 0, None
-    for page in range(MAX_PAGES):
+    for _page in range(MAX_PAGES):
         params = {"follow": "true", "limit": PAGE_LIMIT, "offset": offset}
         if offline:
             params["offline"] = "true"
@@ -234,7 +246,7 @@ def fetch_followers(client: HttpClient, res: FollowsResource) -> Capture:
 
 
 def _followers_page(client: HttpClient, res: FollowsResource, capture: Capture, page: int,
-                    probe: bool = False) -> Optional[tuple[list[str], Optional[int], bool, str]]:
+                    probe: bool = False) -> tuple[list[str], int | None, bool, str] | None:
     """(names, the count if the page shows one, whether it links to the next page, the URL), or None after
     recording the failure. `probe`: the page after the last, where a 404 means the same as an empty page."""
     what = f"followers page {page}" + (" (after the last)" if probe else "")
@@ -257,7 +269,7 @@ def _followers_page(client: HttpClient, res: FollowsResource, capture: Capture, 
 # ---------------------------------------------------------------------------------------------------
 class FollowsConfig(dg.Config):
     directions: list[str] = ["following", "followers"]
-    fetched_at: Optional[str] = None  # ISO-8601; default now (tests and replays pin it)
+    fetched_at: str | None = None  # ISO-8601; default now (tests and replays pin it)
 
 
 CHECKS = {"following": "following_list_complete", "follower": "followers_list_complete"}

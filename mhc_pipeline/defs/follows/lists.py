@@ -8,9 +8,9 @@ import hashlib
 import html as htmllib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -51,11 +51,11 @@ class Capture:
     pages: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    reported_total: Optional[int] = None
+    reported_total: int | None = None
     asserted_complete: bool = False  # an export file the operator says is the whole list
-    last_page: Optional[int] = None  # a paged HTML list read to its end (the page with no next link)
-    file: Optional[str] = None
-    blocked: Optional[str] = None  # "login" or "cloudflare": the operator must act
+    last_page: int | None = None  # a paged HTML list read to its end (the page with no next link)
+    file: str | None = None
+    blocked: str | None = None  # "login" or "cloudflare": the operator must act
     bad_entries: int = 0  # entries rejected by validation (quarantined)
     requests: int = 0
     retries: int = 0
@@ -108,7 +108,7 @@ class Capture:
             "users": list(self.users.values()),
         }
 
-    def batch(self, fetched_at: datetime, request: str, key: Optional[str] = None) -> Batch:
+    def batch(self, fetched_at: datetime, request: str, key: str | None = None) -> Batch:
         batch = Batch(source=SOURCE, table=TABLE, fetched_at=fetched_at, scope=self.direction,
                       records=[self.payload()], requests=[request], rejects=list(self.rejects), key=key,
                       meta={"direction": self.direction, "via": self.via, "complete": self.complete,
@@ -150,7 +150,7 @@ def links_to_page(text: str, page: int) -> bool:
     return False
 
 
-def html_blocked(text: str, url: str = "") -> Optional[str]:
+def html_blocked(text: str, url: str = "") -> str | None:
     if "/auth/login" in url or re.search(r'<input[^>]+name="password"', text):
         return "login page"
     if "Just a moment" in text[:5000] or "cf_chl_opt" in text or "Attention Required! | Cloudflare" in text[:5000]:
@@ -158,12 +158,12 @@ def html_blocked(text: str, url: str = "") -> Optional[str]:
     return None
 
 
-def parse_html(text: str, direction: str) -> tuple[list[str], Optional[int]]:
+def parse_html(text: str, direction: str) -> tuple[list[str], int | None]:
     """Usernames and the reported total of a saved or fetched page. Following (`/followed-cams/`): room
     tiles' `data-room`, total from the embedded `total_followed`; followers: user links `/<name>/`
     (inside the followers list when the page marks one), total from the `N followers` count."""
     names: list[str] = []
-    total: Optional[int] = None
+    total: int | None = None
     if direction == "following":
         names = re.findall(r'data-room="([A-Za-z0-9_]+)"', text)
         m = re.search(r'total_followed\\?"?\s*:\s*"?(\d+)', text)
@@ -266,12 +266,12 @@ def _plain(capture: Capture, items: list, what: str) -> None:
         capture.add(name.strip(), {"list": "export"})
 
 
-def import_file(conn, path: Path, direction: str, *, fetched_at: Optional[datetime] = None,
+def import_file(conn, path: Path, direction: str, *, fetched_at: datetime | None = None,
                 asserted_complete: bool = False, schema: str = "raw") -> tuple[Capture, load.Landed]:
     """`mhc import-follows`: land a file as a live fetch would; the same file twice changes nothing."""
     capture = capture_from_file(path, direction, asserted_complete)
     if fetched_at is None:
-        fetched_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        fetched_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     batch = capture.batch(fetched_at, f"file://{path.name}",
                           key=f"import|{capture.direction}|{digest}|{int(asserted_complete)}")

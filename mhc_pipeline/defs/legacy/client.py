@@ -70,9 +70,10 @@ the rows show (StatBate's rid/did count too); `v_person_current_state` is rebuil
 
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import dagster as dg
 import orjson
@@ -80,8 +81,27 @@ import psycopg2
 
 from mhc_pipeline import load, metadata, utc
 from mhc_pipeline.defs.legacy.tables import (  # noqa: F401 (CHUNK_ROWS, RAW_TABLES: used through this module too)
-    CHUNK_ROWS, FRESH, KEYS, MARK, MARK_VERSION, OVERLAP, RAW_TABLES, ROW_ID, TABLES, Columns, LegacyError, Table,
-    Unusable, connect_legacy, cursor_name, detect, mark_columns, persons_map, select_sql, zones_of)
+    CHUNK_ROWS,
+    FRESH,
+    KEYS,
+    MARK,
+    MARK_VERSION,
+    OVERLAP,
+    RAW_TABLES,
+    ROW_ID,
+    TABLES,
+    Columns,
+    LegacyError,
+    Table,
+    Unusable,
+    connect_legacy,
+    cursor_name,
+    detect,
+    mark_columns,
+    persons_map,
+    select_sql,
+    zones_of,
+)
 from mhc_pipeline.http import redact, url_secrets
 from mhc_pipeline.load import Batch, Reject
 from mhc_pipeline.resources import PostgresResource, from_settings
@@ -107,9 +127,9 @@ class TableResult:
 
 
 def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York", schema: str = "raw",
-                  chunk_rows: int = CHUNK_ROWS, tables: Optional[list[str]] = None, progress: bool = False,
-                  fetched_at: Optional[datetime] = None, overlap: timedelta = OVERLAP,
-                  on_chunk: Optional[Callable[[str, int], None]] = None) -> dict[str, TableResult]:
+                  chunk_rows: int = CHUNK_ROWS, tables: list[str] | None = None, progress: bool = False,
+                  fetched_at: datetime | None = None, overlap: timedelta = OVERLAP,
+                  on_chunk: Callable[[str, int], None] | None = None) -> dict[str, TableResult]:
     """Import every known legacy table (or `tables`) from `overlap` behind its high-water mark; returns a
     result per table."""
     fetched_at = fetched_at or utc.now()
@@ -140,7 +160,7 @@ def import_legacy(conn, legacy_url: str, *, time_zone: str = "America/New_York",
         legacy.close()
 
 
-def _held_mark(text: Optional[str], actual: str, marks: tuple[str, ...]) -> Optional[str]:
+def _held_mark(text: str | None, actual: str, marks: tuple[str, ...]) -> str | None:
     """The mark a cursor holds. None for a cursor of an older format, of a table since renamed or of other
     mark columns: the table is then read whole, and the digests skip what is held."""
     held = orjson.loads(text) if text else {}
@@ -179,7 +199,7 @@ def _held(conn, table: Table, columns: Columns, rows: list[tuple], schema: str) 
     return out
 
 
-def _advance(at: Optional[str], rows: list[tuple], check: str) -> Optional[str]:
+def _advance(at: str | None, rows: list[tuple], check: str) -> str | None:
     """The mark after `rows` (read in mark order): the newest mark of a row past the held one (with
     check "all" no mark is held: every row's), never back."""
     for row in reversed(rows):
@@ -221,7 +241,7 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
     run = fetched_at.isoformat()
     pending: list[tuple] = []
 
-    def peek(cur) -> Optional[tuple]:
+    def peek(cur) -> tuple | None:
         nonlocal pending
         if not pending:
             pending = cur.fetchmany(block)
@@ -235,7 +255,7 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
             bar.update(len(rows))
         return rows
 
-    def cursor_value(mark: Optional[str]) -> str:
+    def cursor_value(mark: str | None) -> str:
         return orjson.dumps({"v": MARK_VERSION, "table": columns.actual, "mark": list(marks), "at": mark}).decode()
 
     try:
@@ -298,7 +318,7 @@ def _import_table(conn, legacy, table: Table, columns: Columns, people: dict[str
 
 
 def _records(table: Table, columns: Columns, rows: list[tuple], people: dict[str, str], head: bytes, seen: set,
-             result: TableResult, batch: Batch, held: Optional[set] = None) -> Iterator[tuple[bytes, str]]:
+             result: TableResult, batch: Batch, held: set | None = None) -> Iterator[tuple[bytes, str]]:
     """Rows of the legacy cursor as ready JSON records (bytes) for the loader; the others as rejects; with
     `held`, rows held as they are are skipped."""
     for _, _, row_id, person_id, event_id, problem, utc_json, digest, row_json in rows:

@@ -4,15 +4,17 @@ for why the marks are what they are). The legacy database is only ever opened re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, Optional
+from typing import Any
 
 import dagster as dg
 import psycopg2
 import psycopg2.extensions
 
 from mhc_pipeline.http import redact, url_secrets
+
 
 @dataclass(frozen=True)
 class Table:
@@ -26,15 +28,15 @@ class Table:
     # zone-less columns the original wrote in another zone than the legacy one (MHC_LEGACY_TIMEZONE)
     zones: tuple[tuple[str, str], ...] = ()
     person: bool = True  # has a person_id that must exist in the legacy persons table
-    problem: Optional[Callable[[set[str]], Optional[str]]] = None  # SQL giving a reason the row cannot be used
+    problem: Callable[[set[str]], str | None] | None = None  # SQL giving a reason the row cannot be used
 
     @property
     def raw_table(self) -> str:
         return f"legacy_{self.name}"
 
 
-def _not_object(column: str) -> Callable[[set[str]], Optional[str]]:
-    def sql(columns: set[str]) -> Optional[str]:
+def _not_object(column: str) -> Callable[[set[str]], str | None]:
+    def sql(columns: set[str]) -> str | None:
         if column not in columns:
             return None
         return (f"case when jsonb_typeof(t.{column}::jsonb) is distinct from 'object' then "
@@ -43,7 +45,7 @@ def _not_object(column: str) -> Callable[[set[str]], Optional[str]]:
     return sql
 
 
-def _persons_problem(columns: set[str]) -> Optional[str]:
+def _persons_problem(columns: set[str]) -> str | None:
     """Why a legacy persons row cannot be used: a blank username, or another platform than Chaturbate."""
     platform = ("when lower(btrim(coalesce(t.platform, 'chaturbate'))) <> 'chaturbate' then 'platform ' || "
                 "quote_literal(t.platform) || ' is not Chaturbate: only Chaturbate persons are imported' "

@@ -30,20 +30,20 @@ header and is redacted from every log line, error, table and metadata value.
 """
 
 
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import dagster as dg
 
 from mhc_pipeline import load, metadata
+from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.http import AuthError, HttpClient, SharedRateLimiter, SourceError
 from mhc_pipeline.load import Batch, FieldRule, Reject, validate
 from mhc_pipeline.resources import HTTP_SETTINGS, PostgresResource, from_settings
-from mhc_pipeline.defs.cbhours import client as cbhours
 from mhc_pipeline.utc import parse_time
 
 SOURCE = "statbate"
@@ -140,7 +140,7 @@ def parse_statbate_time(value: str) -> datetime:
     """A StatBate date-time: `YYYY-MM-DD HH:MM:SS` (UTC, we send timezone=UTC) or ISO-8601 (`Z`/offset)."""
     text = value.strip().replace(" ", "T", 1) if "T" not in value else value.strip()
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def tippers(conn, owner: str, limit: int, schema: str = "raw") -> list[str]:
@@ -175,7 +175,7 @@ class Collected:
     member_info: Batch
     tips: Batch
     cursors: dict[str, str] = field(default_factory=dict)
-    auth_error: Optional[AuthError] = None
+    auth_error: AuthError | None = None
     found: dict[str, dict[str, bool]] = field(default_factory=lambda: {"model": {}, "member": {}})
 
     def batches(self) -> list[Batch]:
@@ -186,7 +186,7 @@ def _reject(batch: Batch, exc: SourceError, key: str) -> None:
     batch.rejects.append(Reject(str(exc), body=exc.body or None, key=key))
 
 
-def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, batch: Batch) -> Optional[bool]:
+def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, batch: Batch) -> bool | None:
     """One info answer into `batch`: True (found), False (404: a fact, landed), None (rejected)."""
     url = res.endpoint(kind, name, "info")
     key = f"{kind} {name} info"
@@ -200,7 +200,7 @@ def fetch_info(client: HttpClient, res: StatBateResource, kind: str, name: str, 
     return info_answer(fetched.data, fetched.status, kind, key, fetched.url, batch)
 
 
-def info_answer(data: Any, status: int, kind: str, key: str, request: str, batch: Batch) -> Optional[bool]:
+def info_answer(data: Any, status: int, kind: str, key: str, request: str, batch: Batch) -> bool | None:
     """One info answer (HTTP `status`) into `batch`: True (found), False (404 `{"error": ...}`: a fact,
     landed), None (rejected with its reason)."""
     if status == 404:
@@ -226,7 +226,7 @@ def info_answer(data: Any, status: int, kind: str, key: str, request: str, batch
 
 
 def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, start: datetime, end: datetime,
-               batch: Batch) -> Optional[datetime]:
+               batch: Batch) -> datetime | None:
     """Every page of `name`'s tips in [start, end] into `batch`. Returns the newest tip time seen (or
     `start` when none) once every page was read; None when a page failed (the cursor then stays)."""
     url = res.endpoint(kind, name, "tips")
@@ -257,7 +257,7 @@ def fetch_tips(client: HttpClient, res: StatBateResource, kind: str, name: str, 
 
 
 def tips_page(data: Any, kind: str, key: str, request: str,
-              batch: Batch) -> Optional[tuple[int, Optional[datetime]]]:
+              batch: Batch) -> tuple[int, datetime | None] | None:
     """One tips page into `batch` (bad tips quarantined and removed from it, the rest of the page lands):
     its `last_page` and the time of its newest good tip (None without one); None when the page has the
     wrong shape (rejected)."""
@@ -289,7 +289,7 @@ def tips_page(data: Any, kind: str, key: str, request: str,
 
 
 def collect(client: HttpClient, res: StatBateResource, *, models: list[str], members: list[str],
-            lookup: bool, fetched_at: datetime, cursors: Callable[[str], Optional[str]], scope: str,
+            lookup: bool, fetched_at: datetime, cursors: Callable[[str], str | None], scope: str,
             progress: Callable[[str], None] | None = None) -> Collected:
     """Fetch info for `models` (as models) and `members` (as members), and the tips of every model found
     (and, with `lookup`, of every member found) since its cursor. Stops at the first 401/403."""
@@ -355,7 +355,7 @@ def _metadata(batch: Batch, landed: load.Landed, started: float) -> dict[str, An
     return metadata.landing(meta)
 
 
-def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username: Optional[str],
+def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username: str | None,
         tracking: cbhours.TrackingResource, schema: str = "raw") -> tuple[Collected, dict[str, load.Landed]]:
     """One daily run (username None) or one on-demand look-up, landed. Raises StatBateAuthError (after
     landing what was fetched and quarantining the refused answer) when the token is refused."""
@@ -369,7 +369,7 @@ def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username
         members = tippers(conn, tracking.owner, res.max_members, schema)
         lookup, scope = False, "daily"
 
-    def cursors(name: str) -> Optional[str]:
+    def cursors(name: str) -> str | None:
         return load.get_cursor(conn, name, schema)
 
     with res.client(dsn) as client:
@@ -387,13 +387,13 @@ def run(conn, res: StatBateResource, dsn: str, *, fetched_at: datetime, username
 
 # ---------------------------------------------------------------------------------------------------
 class StatBateConfig(dg.Config):
-    username: Optional[str] = None  # on demand: this one username (model and member side) instead of the daily set
-    fetched_at: Optional[str] = None  # ISO-8601 fetch time; default now (tests and replays pin it)
+    username: str | None = None  # on demand: this one username (model and member side) instead of the daily set
+    fetched_at: str | None = None  # ISO-8601 fetch time; default now (tests and replays pin it)
 
 
 _DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
-_COMMON = dict(group_name="landing_statbate", kinds={"python", "postgres"}, owners=metadata.OWNERS,
-               freshness_policy=_DAILY)
+_COMMON = {"group_name": "landing_statbate", "kinds": {"python", "postgres"}, "owners": metadata.OWNERS,
+           "freshness_policy": _DAILY}
 
 
 @dg.multi_asset(

@@ -6,12 +6,18 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import quote
 
 from mhc_pipeline import load
-from mhc_pipeline.defs.statbate.client import (MEMBER_INFO_TABLE, MODEL_INFO_TABLE, SOURCE, TIPS_TABLE, info_answer,
-                                               tips_page)
+from mhc_pipeline.defs.statbate.client import (
+    MEMBER_INFO_TABLE,
+    MODEL_INFO_TABLE,
+    SOURCE,
+    TIPS_TABLE,
+    info_answer,
+    tips_page,
+)
 from mhc_pipeline.load import Batch
 
 # ---------------------------------------------------------------------------------------------------
@@ -30,7 +36,7 @@ def _replay_request(path: Path, kind: str, site: str, name: str, what: str) -> s
     return f"file://{path.name}?path=/{side}/{quote(site)}/{quote(name)}/{what}"
 
 
-def _replay_name(path: Path, named: Any, username: Optional[str], what: str) -> str:
+def _replay_name(path: Path, named: Any, username: str | None, what: str) -> str:
     """The person a saved answer is about: the name it carries, else --username (they must agree)."""
     named = named.strip() if isinstance(named, str) and named.strip() else None
     given = (username or "").strip() or None
@@ -46,7 +52,7 @@ def _replay_name(path: Path, named: Any, username: Optional[str], what: str) -> 
     return name.lower()
 
 
-def info_batch_from_file(path: Path, fetched_at: datetime, kind: str, username: Optional[str] = None) -> Batch:
+def info_batch_from_file(path: Path, fetched_at: datetime, kind: str, username: str | None = None) -> Batch:
     """A saved model info (`kind` "model") or member info ("member") answer as the look-up of its person
     at `fetched_at` would have landed it. A 404 body `{"error": "Model not found"}` is landed as the fact
     it is (it needs --username: it does not name the person)."""
@@ -73,7 +79,7 @@ def info_batch_from_file(path: Path, fetched_at: datetime, kind: str, username: 
     return batch
 
 
-def tips_batch_from_file(path: Path, fetched_at: datetime, username: Optional[str] = None) -> Batch:
+def tips_batch_from_file(path: Path, fetched_at: datetime, username: str | None = None) -> Batch:
     """A saved tips page (or a list of the pages of one person) as the look-up of its person at
     `fetched_at` would have landed it: the side (model or member tips) and the person come from the page's
     `meta.model` / `meta.member`; bad tips are quarantined and the rest of the page lands."""

@@ -26,9 +26,9 @@ Outcomes, each distinct:
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -47,20 +47,20 @@ UNAUTHORIZED_TEXT = "unauthorized"
 TOKEN_HELP = ("create a Stats API token at https://chaturbate.com/statsapi/authtoken/ (logged in as the owner) "
               "and set MHC_STATS_TOKEN; MHC_OWNER must be the token's username")
 
-I, S = (int,), (str,)
+INT, STR = (int,), (str,)
 SNAPSHOT_SCHEMA: dict[str, FieldRule] = {
-    "username": FieldRule(S, required=True, nullable=False, nonempty=True),
-    "token_balance": FieldRule(I, required=True),
-    "tips_in_last_hour": FieldRule(I),  # may be null (or absent)
-    "votes_up": FieldRule(I, required=True),
-    "votes_down": FieldRule(I, required=True),
-    "satisfaction_score": FieldRule(I),  # may be null
+    "username": FieldRule(STR, required=True, nullable=False, nonempty=True),
+    "token_balance": FieldRule(INT, required=True),
+    "tips_in_last_hour": FieldRule(INT),  # may be null (or absent)
+    "votes_up": FieldRule(INT, required=True),
+    "votes_down": FieldRule(INT, required=True),
+    "satisfaction_score": FieldRule(INT),  # may be null
     "last_broadcast": FieldRule((str, int), required=True),  # ISO string, or the int -1 (never)
-    "time_online": FieldRule(I, required=True),  # -1 = not broadcasting
-    "num_followers": FieldRule(I, required=True, nullable=False),
-    "num_viewers": FieldRule(I, required=True),
-    "num_registered_viewers": FieldRule(I, required=True),
-    "num_tokened_viewers": FieldRule(I),  # missing from some clients' types
+    "time_online": FieldRule(INT, required=True),  # -1 = not broadcasting
+    "num_followers": FieldRule(INT, required=True, nullable=False),
+    "num_viewers": FieldRule(INT, required=True),
+    "num_registered_viewers": FieldRule(INT, required=True),
+    "num_tokened_viewers": FieldRule(INT),  # missing from some clients' types
 }
 
 
@@ -164,7 +164,7 @@ def fetch_cycle(conn, dsn: str, res: StatsResource, fetched_at: datetime, *, sch
     Raises `StatsAuthError` (stop) and `StatsUnusable` (quarantined); a throttle is the result
     `throttled` (the back-off is stored)."""
     started = time.monotonic()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     load.ensure_raw_table(conn, TABLE, schema)
     until = backoff_until(conn, res, schema)
     if until is not None and now < until:
@@ -240,7 +240,7 @@ def batch_from_file(path: Path, fetched_at: datetime) -> Batch:
 
 # ---------------------------------------------------------------------------------------------------
 class StatsConfig(dg.Config):
-    fetched_at: Optional[str] = None  # ISO-8601 cycle time (= captured_at); default now (tests, replays pin it)
+    fetched_at: str | None = None  # ISO-8601 cycle time (= captured_at); default now (tests, replays pin it)
 
 
 @metadata.landing_asset(
@@ -257,7 +257,8 @@ class StatsConfig(dg.Config):
     check_specs=[dg.AssetCheckSpec(
         "stats_api_answering", asset=ASSET_KEY,
         description="The Stats API answered the last cycle. A warning while it throttles us (`403 Try slowing down "
-                    "a little.`): the run is green, nothing is asked until the back-off ends, and the check says when.")],
+                    "a little.`): the run is green, nothing is asked until the back-off ends, "
+                    "and the check says when.")],
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=10)),
 )
 def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: PostgresResource,
@@ -275,7 +276,7 @@ def stats_api(context: dg.AssetExecutionContext, config: StatsConfig, postgres: 
             raise dg.Failure(description=redact(str(exc)), metadata={"outcome": "unreachable"}) from None
     meta = result.as_metadata()
     if result.outcome in ("throttled", "backing_off"):
-        until = result.backoff_until.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        until = result.backoff_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         message = (f"stats: the Stats API throttled us (403 Try slowing down a little.); backing off until "
                    f"{until} (MHC_STATS_BACKOFF_MINUTES after the throttle): no snapshot lands before then"
                    if result.outcome == "throttled" else

@@ -208,7 +208,8 @@ observations as (
     -- not listed in the capture after one that listed the person: not following
     select
         pair_entries.direction, pair_entries.person_id, pair_entries.username, next_capture.captured_at,
-        false, next_capture.source, next_capture.batch_id::text, 1, next_capture.landed_at
+        false as is_following, next_capture.source, next_capture.batch_id::text as evidence, 1 as kind,
+        next_capture.landed_at
     from pair_entries
     inner join captures as next_capture
         on next_capture.direction = pair_entries.direction
@@ -225,7 +226,7 @@ observations as (
     -- the events (and the legacy records)
     select
         direction, person_id, username, occurred_at, is_following,
-        source, event_id, 0, landed_at
+        source, event_id, 0 as kind, landed_at
     from pair_events
 
     union
@@ -233,7 +234,8 @@ observations as (
     -- not listed in the first capture after an event: not following
     select
         pair_events.direction, pair_events.person_id, pair_events.username, next_capture.captured_at,
-        false, next_capture.source, next_capture.batch_id::text, 1, next_capture.landed_at
+        false as is_following, next_capture.source, next_capture.batch_id::text as evidence, 1 as kind,
+        next_capture.landed_at
     from pair_events
     cross join lateral (
         select captures.*

@@ -63,7 +63,7 @@ renamed as (
         nullif(
             array(
                 select btrim(language.value)
-                from unnest(string_to_array(rooms.payload ->> 'spoken_languages', ',')) with ordinality as language(value, n)
+                from unnest(string_to_array(rooms.payload ->> 'spoken_languages', ',')) with ordinality as language (value, n)
                 where btrim(language.value) <> ''
                 order by language.n
             ),
@@ -72,7 +72,7 @@ renamed as (
         case when jsonb_typeof(rooms.payload -> 'tags') = 'array' then
             array(
                 select tag.value
-                from jsonb_array_elements_text(rooms.payload -> 'tags') with ordinality as tag(value, n)
+                from jsonb_array_elements_text(rooms.payload -> 'tags') with ordinality as tag (value, n)
                 where btrim(tag.value) <> ''
                 order by tag.n
             )

@@ -54,7 +54,7 @@ segments as (
             {{ try_cast("btrim(segment.value ->> 'timestamp')", 'timestamp') }}
             - make_interval(mins => answers.tzo)
         ) at time zone 'UTC' as segment_at,
-        day.day as day,
+        day.day,
         segment.n as nth_in_day
     from answers
     cross join lateral jsonb_each(answers.payload -> 'details') as day (day, segments)

@@ -77,7 +77,7 @@ renamed as (
              from jsonb_each(payload -> 'details') as day (day, segments)
              cross join lateral jsonb_array_elements(
                  case when jsonb_typeof(day.segments) = 'array' then day.segments else '[]'::jsonb end
-             ) as segment)
+             ))
         end as segment_count
 
     from parsed

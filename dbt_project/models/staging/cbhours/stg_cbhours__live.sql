@@ -101,7 +101,7 @@ renamed as (
         case when statused.room_status = 'Online' and jsonb_typeof(statused.room -> 'tags') = 'array' then
             array(
                 select tag.value
-                from jsonb_array_elements_text(statused.room -> 'tags') with ordinality as tag(value, n)
+                from jsonb_array_elements_text(statused.room -> 'tags') with ordinality as tag (value, n)
                 where btrim(tag.value) <> ''
                 order by tag.n
             )

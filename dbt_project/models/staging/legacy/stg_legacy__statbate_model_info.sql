@@ -62,7 +62,7 @@ renamed as (
         case when jsonb_typeof(answers.data -> 'tags') = 'array' then
             array(
                 select tag.value ->> 'name'
-                from jsonb_array_elements(answers.data -> 'tags') with ordinality as tag(value, n)
+                from jsonb_array_elements(answers.data -> 'tags') with ordinality as tag (value, n)
                 where jsonb_typeof(tag.value) = 'object' and btrim(coalesce(tag.value ->> 'name', '')) <> ''
                 order by tag.n
             )

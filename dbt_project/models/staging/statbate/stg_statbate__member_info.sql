@@ -13,7 +13,7 @@
 (case when jsonb_typeof(__A__) = 'array' then
     array(
         select lower(btrim(e.value))
-        from jsonb_array_elements_text(__A__) with ordinality as e(value, n)
+        from jsonb_array_elements_text(__A__) with ordinality as e (value, n)
         where btrim(e.value) <> ''
         order by e.n
     )

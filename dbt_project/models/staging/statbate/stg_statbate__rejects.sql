@@ -11,4 +11,3 @@
     ('stg_statbate__member_info', 'username'),
     ('stg_statbate__tips', 'coalesce(member_username, model_username)')
 ]) }}
-
