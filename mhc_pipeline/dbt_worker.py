@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 
@@ -42,6 +43,9 @@ def real_dbt() -> str:
 def client(argv: list[str] | None = None) -> int:
     """`mhc-dbt ARGS`: `dbt ARGS`, run by the worker when one answers, else by dbt itself."""
     argv = sys.argv[1:] if argv is None else argv
+    # SIGINT is how dagster-dbt stops a build (Ctrl-C, as to dbt): honour it even when started with it
+    # ignored (a process under a background job inherits SIGINT ignored, and Python then leaves it so)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     path = os.environ.get(SOCKET_ENV)
     sock = None
     if path and _servable(argv):
@@ -281,7 +285,6 @@ def serve(path: str) -> None:
     comes while one runs is told to run its own dbt, so a long build (the daily history checks) never
     holds back the minute's."""
     import queue
-    import signal
     import threading
     import time
 
@@ -334,6 +337,9 @@ def serve(path: str) -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # the watcher thread interrupts a build whose caller went away with SIGINT to this thread: honour it
+    # even when started with SIGINT ignored (under a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while not stopping:
             try:
