@@ -69,6 +69,7 @@ def serve(host: str, port: int) -> int:
     # a SIGTERM (a supervisor, `kill`) is passed on too, so that its webserver, daemon and code servers
     # never outlive this command
     stopping: list[float] = []
+    restarts: list[float] = []  # when the dbt worker was restarted (at most 3 in 10 minutes)
 
     def stop(*_) -> None:
         if not stopping:
@@ -87,6 +88,8 @@ def serve(host: str, port: int) -> int:
                 # cuts off are marked failed at the next start)
                 if stopping and time.monotonic() - stopping[0] > 2.5:
                     return 0
+                if worker is not None and not stopping and worker.poll() is not None:
+                    worker = _restart_dbt_worker(worker, restarts)
             except KeyboardInterrupt:
                 stop()
     finally:
@@ -111,13 +114,8 @@ def _start_dbt_worker() -> subprocess.Popen | None:
 
     if settings.get("MHC_DBT_WORKER").strip().lower() in ("off", "0", "false", "no"):
         return None
-    path = settings.data_dir() / "dbt-worker.sock"
-    logs = settings.data_dir() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / "dbt-worker.log", "ab") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(path)],
-                                  stdout=log, stderr=log, cwd=settings.DBT_PROJECT_DIR, process_group=0,
-                                  preexec_fn=_dev_child_setup)
+    path, logs = _dbt_worker_paths()
+    worker = _spawn_dbt_worker()
     for _ in range(150):  # dbt's import: ~3 s
         if path.exists() or worker.poll() is not None:
             break
@@ -128,6 +126,41 @@ def _start_dbt_worker() -> subprocess.Popen | None:
         return None
     os.environ[dbt_worker.SOCKET_ENV] = str(path)
     print(f"dbt worker: {path} (pid {worker.pid}, log {logs / 'dbt-worker.log'})", flush=True)
+    return worker
+
+
+def _dbt_worker_paths() -> tuple[Path, Path]:
+    """The dbt worker's socket and log folder, under MHC_DATA_DIR."""
+    logs = settings.data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir() / "dbt-worker.sock", logs
+
+
+def _spawn_dbt_worker() -> subprocess.Popen:
+    path, logs = _dbt_worker_paths()
+    with open(logs / "dbt-worker.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "mhc_pipeline.dbt_worker", str(path)], stdout=log,
+                                stderr=log, cwd=settings.DBT_PROJECT_DIR, process_group=0,
+                                preexec_fn=_dev_child_setup)
+
+
+def _restart_dbt_worker(dead: subprocess.Popen, restarts: list[float]) -> subprocess.Popen | None:
+    """A dbt worker that ended while `mhc dev` runs (killed, out of memory) is started again, without
+    waiting for it: until its socket is back, each build runs a dbt process of its own (`mhc-dbt` falls
+    back when nothing answers). A worker that keeps dying (a fourth time within 10 minutes) is left down,
+    saying so: the builds go on in their own dbt processes."""
+    _, logs = _dbt_worker_paths()
+    now = time.monotonic()
+    restarts[:] = [t for t in restarts if now - t < 600]
+    if len(restarts) >= 3:
+        print(f"the dbt worker ended again (exit {dead.returncode}; 3 restarts in 10 minutes): not restarting "
+              f"it, every build starts its own dbt until `mhc dev` restarts (see {logs / 'dbt-worker.log'})",
+              flush=True)
+        return None
+    restarts.append(now)
+    worker = _spawn_dbt_worker()
+    print(f"the dbt worker ended (exit {dead.returncode}; see {logs / 'dbt-worker.log'}): restarted it "
+          f"(pid {worker.pid}); builds run their own dbt until it answers", flush=True)
     return worker
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -348,7 +349,20 @@ def test_the_daemon_runs_the_schedules_and_the_sensor_and_the_merged_state_moves
     """The production path: the daemon launches the every-minute cycle's runs (the due sources and the
     models downstream, in one run) and, after a landing that no cycle rebuilt (a landing-only job launched
     from the UI), the dbt_follows_landing sensor's run, as fresh processes (the default run launcher, the
-    in-process executor); they succeed, and the merged state moves on without anyone clicking."""
+    in-process executor); they succeed, and the merged state moves on without anyone clicking. The dbt
+    worker is killed first: `mhc dev` starts it again, and the builds after that run in the new one."""
+    dev_log = dev.data_dir.parent / "mhc-dev.log"
+    worker_log = dev.data_dir / "logs" / "dbt-worker.log"
+    old_worker = int(re.search(r"dbt worker: \S+ \(pid (\d+),", dev_log.read_text()).group(1))
+    # killed just after a build of the every-minute cycle ends, so that no run's build dies with it (a
+    # build cut off in the worker fails its run, as a killed dbt process would)
+    seen_bytes = worker_log.stat().st_size
+    deadline = time.monotonic() + 180
+    while "dbt build exit" not in worker_log.read_bytes()[seen_bytes:].decode():
+        assert time.monotonic() < deadline, "no dbt build in the worker for 3 minutes"
+        time.sleep(0.2)
+    killed_at = worker_log.stat().st_size
+    os.kill(old_worker, signal.SIGKILL)
     before = _merged_state_as_of(dev)
     landing = _launch(dev, "stats_cycle")
     deadline = time.monotonic() + 480
@@ -364,12 +378,12 @@ def test_the_daemon_runs_the_schedules_and_the_sensor_and_the_merged_state_moves
                 seen["landing"] = r["runId"]
             if r["status"] == "SUCCESS" and r["tags"].get("dagster/sensor_name") == "dbt_follows_landing":
                 seen["sensor"] = r["runId"]
-        if len(seen) == 3 and _merged_state_as_of(dev) > before:
-            # their dbt builds ran in the dbt worker `mhc dev` started (mhc_pipeline/dbt_worker.py), with
-            # the project parsed once for all of them
-            worker = (dev.data_dir / "logs" / "dbt-worker.log").read_text()
-            built = [line for line in worker.splitlines() if "dbt build exit 0" in line]
-            assert built and "failed" not in worker, worker[-3000:]
+        # the builds after the kill ran in the dbt worker `mhc dev` started again (mhc_pipeline/dbt_worker.py),
+        # with the project parsed once for all of them
+        worker = worker_log.read_bytes()[killed_at:].decode()
+        if len(seen) == 3 and _merged_state_as_of(dev) > before and "dbt build exit 0" in worker:
+            assert "failed" not in worker, worker[-3000:]
+            assert f"the dbt worker ended (exit -{int(signal.SIGKILL)}" in dev_log.read_text()
             return
         time.sleep(5)
     raise AssertionError(f"in 8 minutes: runs seen {seen}, merged state as of {_merged_state_as_of(dev)} "
