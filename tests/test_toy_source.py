@@ -5,7 +5,12 @@ dbt_project/, with its entry in the source map (var `sources` of dbt_project.yml
 merge_rules.csv; no other file changes. dbt then wires it everywhere a source belongs (the merge's
 observations, persons' evidence, the freshness and coverage reports, the source-name tests), and a toy
 landing flows to the merged state: built in a database of its own on the session's server, the toy's
-follower count is the person's `followers` in v_person_current_state, with the toy as its source."""
+follower count is the person's `followers` in v_person_current_state, with the toy as its source.
+
+The Python side is one folder too: tests/toy_source/defs/toy/ (its spec and landing asset) is copied to
+mhc_pipeline/defs/toy/ of a copy of the package, beside the copied project. That copy finds it by its
+folder (its raw table, its spec), its asset lands the toy answer, and its root definitions put the toy's
+landing upstream of the toy's dbt models."""
 import json
 import os
 import shutil
@@ -49,16 +54,43 @@ def _toy_database(pg_url: str) -> str:
     with db.connection(url) as conn:
         for table in RAW_TABLES:
             load.ensure_raw_table(conn, table, columns=RAW_COLUMNS.get(table, ()))
-        load.land(conn, load.Batch(source="toy", table="toy_rooms", fetched_at=FETCHED_AT,
-                                   records=[{"username": "ToyFan", "fans": "1234"}], requests=["toy:/rooms"]))
         conn.commit()
     return url
+
+
+LAND = """
+import dagster as dg
+from mhc_pipeline import sources
+from mhc_pipeline.defs.toy import definitions as toy
+from mhc_pipeline.resources import PostgresResource
+assert sources.__file__.startswith({root!r}), sources.__file__  # the copy, not the installed package
+assert "toy" in sources.SOURCES and "toy_rooms" in sources.RAW_TABLES, sources.RAW_TABLES
+assert dg.materialize([toy.toy_rooms], resources={{"postgres": PostgresResource(url={url!r})}}).success
+"""
+
+LINEAGE = """
+import dagster as dg
+from mhc_pipeline.definitions import defs
+graph = defs.resolve_asset_graph()
+[staging] = [k for k in graph.get_all_asset_keys() if k.path[-1] == "stg_toy__rooms"]
+assert graph.get(staging).parent_keys == {dg.AssetKey(["raw", "toy_rooms"])}, graph.get(staging).parent_keys
+print("lineage ok")
+"""
+
+
+def _python(root: Path, code: str, env: dict) -> None:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,
+                         env={**env, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
 def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path, pg_url):
     project = tmp_path / "dbt_project"
     shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    shutil.copytree(TOY, project, dirs_exist_ok=True)  # its own folders
+    shutil.copytree(TOY / "models", project / "models", dirs_exist_ok=True)  # its own dbt folders
+    package = tmp_path / "mhc_pipeline"
+    shutil.copytree(ROOT / "mhc_pipeline", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TOY / "defs" / "toy", package / "defs" / "toy")  # its own Python folder
     config = yaml.safe_load((project / "dbt_project.yml").read_text())
     config["vars"]["sources"]["toy"] = TOY_ENTRY  # one entry in the source map
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -67,6 +99,7 @@ def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path, pg_u
 
     url = _toy_database(pg_url)
     env = {**os.environ, **db.libpq_env(url)}
+    _python(tmp_path, LAND.format(root=str(tmp_path), url=url), env)  # the toy's landing asset lands it
     # the models and seeds the merged state is built from (the data tests have their own modules)
     out = subprocess.run([DBT, "build", "--select", "+v_person_current_state", "--exclude-resource-type", "test",
                           "--exclude-resource-type", "unit_test", "--project-dir", str(project),
@@ -91,3 +124,6 @@ def test_a_toy_source_is_its_folders_a_map_entry_and_a_merge_rule(tmp_path, pg_u
         cur.execute("select followers, followers_source, followers_observed_at from mhc.v_person_current_state"
                     " where username = 'toyfan'")
         assert cur.fetchall() == [(1234, "toy", FETCHED_AT)]
+    # the copy's root definitions: the toy's landing asset upstream of its staging model (the build above
+    # wrote the manifest they load)
+    _python(tmp_path, LINEAGE, {**env, "MHC_DATA_DIR": str(tmp_path / "data")})
