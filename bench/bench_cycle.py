@@ -117,7 +117,6 @@ from mhc_pipeline.devserver import _dev_child_setup  # noqa: E402
 from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
 
-UTC = UTC
 ONLINE_SHARE = 0.418  # the World's share of models online at any hour (measured: 41-43%)
 SELECT = {"cycle": "source:raw.affiliate_onlinerooms+", "minute": "source:raw.cbhours_live+"}
 # what the every-minute cycle (definitions.cycle_every_minute) builds, never the views (rebuilt only when their

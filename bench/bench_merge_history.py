@@ -91,7 +91,6 @@ from mhc_pipeline.simulator import World  # noqa: E402
 from mhc_pipeline.simulator.cbhours import live_data  # noqa: E402
 from mhc_pipeline.sources import RAW_COLUMNS, RAW_TABLES  # noqa: E402
 
-UTC = UTC
 DBT = str(Path(sys.executable).parent / "dbt")
 DBT_PROJECT = ROOT / "dbt_project"
 SELECT_CYCLE = ["source:raw.affiliate_onlinerooms+", "source:raw.cbhours_live+"]

@@ -62,7 +62,6 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 MHC = str(Path(sys.executable).parent / "mhc")
-UTC = UTC
 CLK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 STARTED = time.monotonic()

@@ -20,7 +20,6 @@ import requests
 from mhc_pipeline.simulator import Simulator, World
 from mhc_pipeline.simulator.routing import Request, Response
 
-UTC = UTC
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 AFF = "/api/public/affiliates/onlinerooms/"
 PARAMS = {"wm": "Qx7Tb", "client_ip": "request_ip", "format": "json"}

@@ -15,7 +15,6 @@ import requests
 from mhc_pipeline.simulator import Simulator, World
 from mhc_pipeline.simulator import cbhours as cbh
 
-UTC = UTC
 T = datetime(2025, 6, 1, 12, 0, 30, tzinfo=UTC)
 AFF = "/api/public/affiliates/onlinerooms/"
 CBH = "/api.php"

@@ -58,7 +58,6 @@ from .world import World
 
 __all__ = ["PATH", "ERROR_300", "live_data", "activity", "months", "MAX_NAMES", "MAX_RANGE_DAYS"]
 
-UTC = UTC
 PATH = "/api.php"
 MAX_NAMES = 50
 MAX_RANGE_DAYS = 60

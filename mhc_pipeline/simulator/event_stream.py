@@ -44,7 +44,6 @@ from .world import World
 
 __all__ = ["EventStream", "METHODS", "id_key", "format_id", "events_until"]
 
-UTC = UTC
 METHODS = ("broadcastStart", "broadcastStop", "userEnter", "userLeave", "follow", "unfollow", "fanclubJoin",
            "chatMessage", "privateMessage", "tip", "mediaPurchase", "roomSubjectChange")
 INF = 1 << 62

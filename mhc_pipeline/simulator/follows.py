@@ -56,7 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DEFAULT_SESSIONID", "DEFAULT_CSRFTOKEN", "following_at", "followers_at", "ONLINE_PATH",
            "ROOMLIST_PATH", "FOLLOWERS_PATH", "LOGIN_PATH"]
 
-UTC = UTC
 DEFAULT_SESSIONID = "sim-cb-sessionid-0123456789abcdef"
 DEFAULT_CSRFTOKEN = "sim-cb-csrftoken-0123456789"
 ONLINE_PATH = "/follow/api/online_followed_rooms/"

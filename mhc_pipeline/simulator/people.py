@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 
 __all__ = ["Model", "LiveState", "REGIONS", "SHOWS", "DAY_MIN", "GENDER_WORDS", "to_utc", "parse_time"]
 
-UTC = UTC
 REGIONS = ("asia", "europe_russia", "northamerica", "southamerica", "other")
 SHOWS = ("public", "private", "away", "hidden", "group")
 

@@ -45,7 +45,6 @@ from .world import World
 
 __all__ = ["Simulator", "serve", "RequestRecord", "SOURCE_MODULES"]
 
-UTC = UTC
 
 # Every simulated API is one module of this package that registers its routes
 # with ``@routing.route(...)`` at import time.  Add new sources here.

@@ -74,7 +74,6 @@ from .world import World
 __all__ = ["PREFIX", "DEFAULT_TOKEN", "GENDER_INTS", "model_info", "model_tips", "member_info", "member_tips",
            "is_member", "members", "rid_of", "did_of"]
 
-UTC = UTC
 PREFIX = "/statbate/api/"
 DEFAULT_TOKEN = "1|sim-statbate-token-0123456789abcdef"
 SITES = ("chaturbate", "stripchat", "bongacams", "camsoda", "mfc")

@@ -49,7 +49,6 @@ from .world import World
 
 __all__ = ["PATH", "DEFAULT_TOKEN", "THROTTLE_BODY", "snapshot", "configure", "settings_of"]
 
-UTC = UTC
 PATH = "/statsapi/"
 DEFAULT_TOKEN = "sim-stats-token-01234567"  # 24 characters, like a real token
 THROTTLE_BODY = "Try slowing down a little."
