@@ -8,10 +8,10 @@ and after `--warmup-minutes` (3) and the end of the first scheduled cycle (on a 
 source for the first time: start-up, not cadence), every `--interval` (20) seconds for `--minutes` (60) this
 script samples:
 
-  - the lag of the merged state: now() - max(state_as_of) of `mhc.person_current_state` (the build time the
-    merge records in every row); also the age of the latest Dagster materialization of `person_current_state`
-    (`asset_keys.last_materialization_timestamp` in the `dagster` database of the same server), which is the
-    lag when the column is missing or the table not built yet;
+  - the lag of the merged state: now() - the as_of of `mhc.person_current_state_build` (the build time the
+    merge records at every build: v_person_current_state.state_as_of); also the age of the latest Dagster
+    materialization of `person_current_state` (`asset_keys.last_materialization_timestamp` in the `dagster`
+    database of the same server), which is the lag when the merge has not been built yet;
   - CPU over the interval, as a share of the whole machine (all cores): the machine's, from /proc/stat; the
     pipeline's = the `mhc dev` process tree (every descendant found through /proc/<pid>/stat's ppid, each
     with utime+stime+cutime+cstime, so the runs, dbt processes and code servers that exited are counted
@@ -242,14 +242,13 @@ class Db:
             return []
 
     def state_lag(self) -> float | None:
-        """now() - max(state_as_of) of the merged state, seconds (None: no table or column yet)."""
-        for _attempt in range(2):  # a build replacing the table can make one read fail
-            rows = self.query("""select 1 from information_schema.columns
-                                  where table_schema = %s and table_name = 'person_current_state'
-                                    and column_name = 'state_as_of'""", (self.schema,))
-            if rows:
-                rows = self.query(f"select extract(epoch from now() - max(state_as_of))::float8 "
-                                  f"from {self.schema}.person_current_state")
+        """now() - the merged state's time, seconds: the as_of of the last build of person_current_state
+        (person_current_state_build; None: not built yet)."""
+        for _attempt in range(2):  # a read racing the first build can fail once
+            rows = self.query("select to_regclass(%s) is not null", (f"{self.schema}.person_current_state_build",))
+            if rows and rows[0][0]:
+                rows = self.query(f"select extract(epoch from now() - max(as_of))::float8 "
+                                  f"from {self.schema}.person_current_state_build")
                 if rows and rows[0][0] is not None:
                     return rows[0][0]
             time.sleep(1)
@@ -446,7 +445,7 @@ def chart(samples: list[dict], path: Path) -> str:
     minutes = [s["elapsed_s"] / 60 for s in samples]
     nan = lambda v: float("nan") if v is None else v  # noqa: E731
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    a.plot(minutes, [nan(s["lag_s"]) for s in samples], label="merged state lag (now - state_as_of)")
+    a.plot(minutes, [nan(s["lag_s"]) for s in samples], label="merged state lag (now - state_as_of of the last build)")
     a.plot(minutes, [nan(s["mat_lag_s"]) for s in samples], label="age of last materialization", alpha=0.6)
     for y, c in ((90, "orange"), (120, "red")):
         a.axhline(y, color=c, linestyle="--", linewidth=1, label=f"{y} s")

@@ -134,6 +134,9 @@ class DbtBuildConfig(dg.Config):
     # what the data tests read: "recent" (every build: the rows the latest landings added, see
     # dbt_project/macros/test_scope.sql) or "history" (the daily dbt_checks_history job: every row)
     checks: str = "recent"
+    # person_current_state recomputes every person in place (the view stays), not only those whose inputs
+    # changed or whose merge windows were crossed (dbt_project/macros/merge_scope.sql)
+    recompute_merge: bool = False
 
 
 def dbt_args(config: DbtBuildConfig) -> list[str]:
@@ -176,7 +179,8 @@ def mhc_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, postg
     # read by the dbt subprocess: what the data tests read (macros/test_scope.sql), the merge's build time
     # (macros/as_of.sql)
     try:
-        with dbt_env(MHC_CHECKS_SCOPE=config.checks, MHC_AS_OF=config.as_of or ""):
+        with dbt_env(MHC_CHECKS_SCOPE=config.checks, MHC_AS_OF=config.as_of or "",
+                     MHC_MERGE_RECOMPUTE="1" if config.recompute_merge else ""):
             yield from _stream_build(context, dbt, postgres, config, schema, target)
         keep_partial_parse(target)
     finally:
@@ -191,10 +195,10 @@ def refuse_the_past_in_place(conn, schema: str, as_of: str) -> None:
 
     at = utc.parse_time(as_of)
     with conn.cursor() as cur:
-        cur.execute("select to_regclass(%s)", (f"{schema}.person_current_state",))
+        cur.execute("select to_regclass(%s)", (f"{schema}.person_current_state_build",))
         held = None
-        if cur.fetchone()[0]:
-            cur.execute(f"select max(state_as_of) from {schema}.person_current_state")
+        if cur.fetchone()[0]:  # the last build's time (macros/merge_scope.sql)
+            cur.execute(f"select max(as_of) from {schema}.person_current_state_build")
             held = cur.fetchone()[0]
     conn.commit()
     if held is not None and held > at:

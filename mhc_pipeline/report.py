@@ -115,11 +115,19 @@ def merged_state_metadata(conn, schema: str) -> dict[str, Any]:
         cols, top = top_online(cur, f"{schema}.person_current_state", """
             username, current_show, viewers, viewers_source, followers, followers_source, rank, rank_source""")
         persons, online = counts(cur, f"{schema}.person_current_state")
+        # how many persons this build merged again (the others held: dbt_project/macros/merge_scope.sql)
+        cur.execute("select to_regclass(%s)", (f"{schema}.person_current_state_build",))
+        merged = None
+        if cur.fetchone()[0]:
+            cur.execute(f"select persons_merged from {schema}.person_current_state_build")
+            merged = (cur.fetchone() or [None])[0]
     conn.commit()
     meta: dict[str, Any] = {f"share_{r['source']}": float(r["share"]) for r in shares}
     meta["winning_values_by_source"] = dg.MetadataValue.md(markdown(["source", "winning_values", "share"], shares))
     meta["preview_top_online"] = dg.MetadataValue.md(markdown(cols, top))
     meta.update({"persons": persons, "online": online, "dagster/row_count": persons})
+    if merged is not None:
+        meta["persons_merged"] = merged
     return meta
 
 

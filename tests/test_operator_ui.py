@@ -261,7 +261,7 @@ def test_dbt_docs_show_the_merged_state_and_every_column_is_documented(dev, page
         page.get_by_text("Columns", exact=True).first.wait_for()
         text = page.inner_text("body")
         for column in ("username", "is_online", "followers", "followers_source", "followers_observed_at",
-                       "current_show_source", "state_as_of"):
+                       "current_show_source", "landed_at"):
             assert column in text.split(), column
         _shot(page, "08_dbt_docs_person_current_state")
         page.goto(f"http://127.0.0.1:{port}/#!/seed/seed.mhc.merge_rules")
@@ -329,7 +329,7 @@ def _runs(dev) -> list[dict]:
 def _merged_state_as_of(dev):
     url = subprocess.run([MHC, "db", "url"], env=dev.env, capture_output=True, text=True, timeout=120).stdout.strip()
     with db.connection(url) as conn, conn.cursor() as cur:
-        cur.execute("select max(state_as_of) from mhc.person_current_state")
+        cur.execute("select max(as_of) from mhc.person_current_state_build")
         return cur.fetchone()[0]
 
 

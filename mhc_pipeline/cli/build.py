@@ -16,7 +16,9 @@ from mhc_pipeline.utc import parse_time
 @click.option("--into", default=None, help="The schema of an --as-of build (default as_of_<time>).")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild every history table from raw (dbt --full-refresh).")
-def command(as_of: str | None, into: str | None, full_refresh: bool) -> int:
+@click.option("--recompute-merge", is_flag=True,
+              help="Recompute every person's merged state in place, not only the persons whose inputs changed.")
+def command(as_of: str | None, into: str | None, full_refresh: bool, recompute_merge: bool) -> int:
     """`dbt build` as a run of the job dbt_build (so it shows in the Dagster UI), with a progress bar.
     With --as-of, the merged state as it was at that time, into its own schema: the live product is
     neither read back in time nor overwritten."""
@@ -28,8 +30,9 @@ def command(as_of: str | None, into: str | None, full_refresh: bool) -> int:
     if into:
         print("error: --into names the schema of an as-of build: give --as-of too", file=sys.stderr)
         return 2
-    config = {"full_refresh": full_refresh}
-    print(f"dbt build{' --full-refresh' if full_refresh else ''} ...", flush=True)
+    config = {"full_refresh": full_refresh, "recompute_merge": recompute_merge}
+    what = " (every person merged again)" if recompute_merge else ""
+    print(f"dbt build{' --full-refresh' if full_refresh else ''}{what} ...", flush=True)
     result = runner.run_job("dbt_build", {"ops": {"mhc_dbt_models": {"config": config}}}, progress=True)
     for line in runner.summarise_run(result):
         print(line)

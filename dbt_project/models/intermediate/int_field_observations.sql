@@ -4,7 +4,9 @@
     each run reads only the observations landed after the watermark (newest
     landed_at here minus the lookback), takes the latest per key among them,
     compares it with the row already held for that key and keeps the newer.
-    Only keys whose newest observation changed are written.
+    Only keys whose newest observation changed are written. Indexed on
+    (field, source, observed_at) for the merge's window crossings
+    (macros/merge_scope.sql).
     The observation models of all sources are unioned (observation_models():
     the `observations` of every entry of the source map, var `sources`).
 -#}
@@ -18,6 +20,7 @@
         indexes=[
             {'columns': ['person_id', 'field', 'source'], 'unique': True},
             {'columns': ['landed_at']},
+            {'columns': ['field', 'source', 'observed_at']},
         ],
     )
 }}

@@ -22,13 +22,20 @@
     Its cost depends on the number of persons, fields and sources, never on
     the length of history.
 
-    Materialized `incremental` (delete+insert on id) although every build
-    computes every person: the rows are replaced in one transaction inside
-    the table that v_person_current_state reads, so the product view never
-    disappears (a `table` build drops the old table with CASCADE, which
-    drops the view until it is re-created later in the build). Readers see
-    the old rows until the build commits. Indexed on username: one person
-    is an index probe.
+    Incremental (delete+insert on id): a live build recomputes only the
+    persons whose row can have changed since the last build (new inputs,
+    windows crossed, observations that became candidates: macros/
+    merge_scope.sql), so the CBHours minute recomputes its ~300 persons, not
+    all of them. A full refresh, an as-of build and the first build after
+    the merge's code, fields or rules changed recompute everyone, with the
+    same SQL. The rows are replaced in one transaction inside the table that
+    v_person_current_state reads, so the product view never disappears (a
+    `table` build drops the old table with CASCADE, which drops the view
+    until it is re-created later in the build). The state's time is the
+    build's, one row in person_current_state_build (written by the post-hook
+    in the same transaction), not a column here: a person nobody touched
+    keeps its row, and that row holds as of every later build. Indexed on
+    username: one person is an index probe.
 -#}
 {{
     config(
@@ -37,6 +44,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         tags=['as_of'],
+        post_hook=["{{ record_merge_build() }}"],
         indexes=[
             {'columns': ['id'], 'unique': True},
             {'columns': ['username']},
@@ -47,14 +55,41 @@
 {#- the live block (comes whole from the row that decided is_online) and the merged is_online -#}
 {%- set live_block = fields | selectattr('live_block') | map(attribute='name') | list %}
 {%- set is_online = 'coalesce(' ~ jsonb_to_type('pivoted.is_online__value', 'boolean') ~ ', false)' %}
+{#- the last build's time when only the affected persons are recomputed; none: everyone -#}
+{%- set previous = merge_previous_as_of() %}
 
 with
 
+follow_state as (
+
+    -- the owner's follow relations (follows), one row per person: the owner
+    -- follows the person (direction following), the person follows the owner (follower)
+    select
+        person_id,
+        bool_or(is_active) filter (where direction = 'following') as owner_follows,
+        max(since) filter (where direction = 'following' and is_active) as owner_follows_since,
+        bool_or(is_active) filter (where direction = 'follower') as follows_owner,
+        max(since) filter (where direction = 'follower' and is_active) as follows_owner_since,
+        max(landed_at) as landed_at
+    from {{ ref('follows') }}
+    group by person_id
+
+),
+{% if previous %}
+affected as (
+
+    -- the persons whose row can differ from the one held (macros/merge_scope.sql)
+    {{ merge_affected_persons(previous, 'follow_state') }}
+
+),
+{% endif %}
 persons as (
 
     select * from {{ ref('persons') }}
     {%- if as_of_schema() %}
     where first_seen_at <= {{ as_of() }}  -- an as-of build: the persons known at its time
+    {%- elif previous %}
+    where id in (select affected.id from affected)
     {%- endif %}
 
 ),
@@ -62,6 +97,9 @@ persons as (
 observations as (
 
     select * from {{ ref('int_field_observations') }}
+    {%- if previous %}
+    where person_id in (select affected.id from affected)
+    {%- endif %}
 
 ),
 
@@ -177,28 +215,13 @@ source_updates as (
         observations.person_id,
         {%- for update in source_update_columns() %}
         max(observations.observed_at) filter (where observations.source = '{{ update.source }}')
-            as {{ update.column }}
-        {%- if not loop.last %},{% endif %}
+            as {{ update.column }},
         {%- endfor %}
+        max(observations.landed_at) as landed_at
     from observations
     cross join build
     where observations.observed_at <= build.as_of
     group by observations.person_id
-
-),
-
-follow_state as (
-
-    -- the owner's follow relations (follows), one row per person: the owner
-    -- follows the person (direction following), the person follows the owner (follower)
-    select
-        person_id,
-        bool_or(is_active) filter (where direction = 'following') as owner_follows,
-        max(since) filter (where direction = 'following' and is_active) as owner_follows_since,
-        bool_or(is_active) filter (where direction = 'follower') as follows_owner,
-        max(since) filter (where direction = 'follower' and is_active) as follows_owner_since
-    from {{ ref('follows') }}
-    group by person_id
 
 ),
 
@@ -240,7 +263,8 @@ final as (
         {%- for update in source_update_columns() %}
         source_updates.{{ update.column }},
         {%- endfor %}
-        build.as_of as state_as_of
+        -- the newest landing among the person's inputs
+        greatest(persons.landed_at, source_updates.landed_at, follow_state.landed_at) as landed_at
 
     from persons
     left join pivoted
@@ -249,7 +273,6 @@ final as (
         on source_updates.person_id = persons.id
     left join follow_state
         on follow_state.person_id = persons.id
-    cross join build
 
 )
 

@@ -19,6 +19,13 @@ current_state as (
 
 ),
 
+build as (
+
+    -- the time of the last build of person_current_state (macros/merge_scope.sql): the state holds as of it
+    select as_of from {{ merge_build_relation(ref('person_current_state')) }}
+
+),
+
 final as (
 
     select
@@ -50,9 +57,10 @@ final as (
         owner_follows_since,
         follows_owner,
         follows_owner_since,
-        state_as_of
+        build.as_of as state_as_of
 
     from current_state
+    cross join build
 
 )
 

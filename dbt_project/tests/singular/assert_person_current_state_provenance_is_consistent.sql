@@ -3,7 +3,8 @@
     F_observed_at are both set or both null; a value with no source only
     happens for fields with an if_unknown default (is_online = false); a set
     source always comes with a value and is one of the field's merge_rules
-    sources; nothing is observed after the build time.
+    sources; nothing is observed after the last build's time (held rows of
+    earlier builds included).
 -#}
 {%- set fields = merged_fields() %}
 
@@ -12,6 +13,12 @@ with
 current_state as (
 
     select * from {{ ref('person_current_state') }}
+
+),
+
+build as (
+
+    select as_of as state_as_of from {{ merge_build_relation(ref('person_current_state')) }}
 
 ),
 
@@ -26,6 +33,7 @@ problems as (
     {%- for field in fields %}
     select id, '{{ field.name }}' as field
     from current_state
+    cross join build
     where ({{ field.name }}_source is null) <> ({{ field.name }}_observed_at is null)
         or ({{ field.name }}_source is not null and {{ field.name }} is null)
         {%- if field.if_unknown is none %}
