@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from mhc_pipeline import dbt, runs
+from mhc_pipeline import dbt, runs, settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
 from mhc_pipeline.resources import postgres_from_env
 from mhc_pipeline.scheduling import job_in_flight, schedule
@@ -16,6 +16,11 @@ from mhc_pipeline.sources import SOURCES, SPECS
 # variable is set (every `mhc` command sets them all before Dagster starts) and the setting's default
 # otherwise (resources.setting). It never runs dbt: the entry points prepare the manifest
 # (dbt_project.ensure_manifest), and the partitions are the same on any day.
+
+# A deployment (MHC_ENV=production, or a database other than the embedded one) started without `mhc` (a
+# code server of its own) fails to load here, naming each source URL left at its simulator default, rather
+# than at the first run with "connection refused" (`mhc` commands check the same before Dagster starts)
+settings.check_deployment()
 
 # Every source's room (mhc_pipeline/defs/<source>/): its assets, jobs, schedules and resources
 SOURCE_DEFS = [module.defs() for module in SOURCES.values()]

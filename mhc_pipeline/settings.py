@@ -30,8 +30,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-class MissingCredential(RuntimeError):
+class SettingError(RuntimeError):
+    """A setting the command cannot run with: the message names it and the fix."""
+
+
+class MissingCredential(SettingError):
     """A real source was configured without the credential it needs."""
+
+
+class SimulatorDefault(SettingError):
+    """A production deployment left a source URL at its default, the bundled simulator."""
 
 
 CORE: list[Setting] = [
@@ -44,6 +52,10 @@ CORE: list[Setting] = [
     Setting("MHC_DATA_DIR", str(PROJECT_ROOT / ".mhc"), "Folder for the embedded database, Dagster home and logs."),
     Setting("MHC_PRODUCT_SCHEMA", "mhc", "Schema of the product tables the MHC Control Panel reads."),
     Setting("MHC_RAW_SCHEMA", "raw", "Schema of the raw landing tables (written only by the loader)."),
+    Setting("MHC_ENV", "development",
+            "`development` (the defaults run everything against the bundled simulator) or `production`: then, "
+            "as with any MHC_DATABASE_URL other than `embedded`, a source URL left at its simulator default "
+            "stops every command and the code location at start-up, naming the setting."),
     Setting("MHC_OWNER", "hudson_cage", "The owner's (broadcaster's) username."),
     Setting("MHC_SIMULATOR_PORT", "8765", "Port of the bundled source simulator on 127.0.0.1."),
     Setting("MHC_SIMULATOR_ROOMS", "200", "Number of rooms in the simulator's world."),
@@ -101,12 +113,46 @@ def load_dotenv(path: Path | None = None) -> None:
         os.environ.setdefault(key, value)
 
 
+def is_production(env: MutableMapping[str, str] | None = None) -> bool:
+    """MHC_ENV=production, or a database that is not the embedded one: a deployment, not a demo."""
+    env = os.environ if env is None else env
+    return get("MHC_ENV", env).strip().lower() == "production" or get("MHC_DATABASE_URL", env) != "embedded"
+
+
+def source_url_settings() -> list[Setting]:
+    """The settings of the sources' endpoints (each defaults to its path on the bundled simulator)."""
+    return [s for s in SETTINGS if s.name.endswith("_URL") and callable(s.default)]
+
+
+def check_deployment(env: MutableMapping[str, str] | None = None) -> None:
+    """In production (is_production()), every source URL must be set: one left unset would reach for the
+    simulator on 127.0.0.1 and fail at run time with "connection refused". Raises `SimulatorDefault`
+    naming each. A URL set to the simulator on purpose (a test, a rehearsal) is the operator's choice."""
+    env = os.environ if env is None else env
+    if not is_production(env):
+        return
+    unset = [s for s in source_url_settings() if not env.get(s.name)]
+    if unset:
+        why = ("MHC_ENV=production" if get("MHC_ENV", env).strip().lower() == "production"
+               else "MHC_DATABASE_URL is not `embedded`")
+        raise SimulatorDefault(
+            f"{', '.join(s.name for s in unset)} {'is' if len(unset) == 1 else 'are'} not set, and in production "
+            f"({why}) a source URL may not default to the bundled simulator ({unset[0].default_for(env)}). Set "
+            + "; ".join(f"{s.name}={s.real}" for s in unset)
+            + " (in the environment or .env; `mhc doctor` lists every setting), or MHC_ENV=development and "
+            "MHC_DATABASE_URL=embedded for the simulator")
+
+
 def prepare_env(env: MutableMapping[str, str] | None = None, *, check: bool = True) -> MutableMapping[str, str]:
     """Fill every unset setting with its default (credentials: the simulator's, in simulator mode).
 
-    With `check`, a credential missing for a real source raises `MissingCredential` naming it.
+    With `check`, a production deployment with a source URL at its simulator default raises
+    `SimulatorDefault` (check_deployment()), and a credential missing for a real source raises
+    `MissingCredential`, each naming the setting.
     """
     env = os.environ if env is None else env
+    if check:
+        check_deployment(env)
     missing = []
     for s in SETTINGS:
         if env.get(s.name):

@@ -110,3 +110,48 @@ def test_the_database_going_away_mid_run_is_one_line_and_the_run_is_then_marked_
         assert "was left in progress by a process that died: marked failed" in again.stdout
     finally:
         _mhc("db", "stop", env=env)
+
+
+def test_a_deployment_with_a_source_url_at_the_simulator_default_stops_at_start_up_naming_it(env):
+    """MHC_ENV=production (or a database other than the embedded one) with a source URL left unset: `mhc dev`
+    and the code location itself stop at once with one line naming the setting and its real value, not at
+    the first run with "connection refused"."""
+    env = {k: v for k, v in env.items() if k != "MHC_AFFILIATE_URL"}
+    for extra in ({"MHC_ENV": "production", "MHC_DATABASE_URL": "embedded"},
+                  {"MHC_ENV": "development", "MHC_DATABASE_URL": UNREACHABLE}):
+        result = _mhc("dev", env={**env, **extra})
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: MHC_AFFILIATE_URL is not set, and in production")
+        assert "MHC_AFFILIATE_URL=https://chaturbate.com/api/public/affiliates/onlinerooms/" in lines[0]
+        assert "s3cret-pw" not in result.stderr
+    loaded = subprocess.run([sys.executable, "-c", "import mhc_pipeline.definitions"], capture_output=True,
+                            text=True, timeout=120, env={**env, "MHC_ENV": "production"})
+    assert loaded.returncode != 0 and "MHC_AFFILIATE_URL is not set, and in production" in loaded.stderr
+    # set on purpose (a rehearsal against the simulator), it is the operator's choice
+    assert subprocess.run([sys.executable, "-c", "import mhc_pipeline.definitions"], capture_output=True,
+                          timeout=120, env={**env, "MHC_ENV": "production",
+                                            "MHC_AFFILIATE_URL": "http://127.0.0.1:8765/x"}).returncode == 0
+
+
+def test_doctor_lists_every_setting_where_it_came_from_and_which_sources_answer(sim, env):  # (sim first: its URLs)
+    from mhc_pipeline import settings
+
+    env = {**env, "MHC_AFFILIATE_WM": "wm-kept-secret", "MHC_OWNER": "someone_else",
+           "MHC_STATS_URL": "http://127.0.0.1:9/statsapi/"}  # nothing listens on port 9
+    result = _mhc("doctor", env=env)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr  # the stats URL does not answer
+    for s in settings.SETTINGS:
+        assert f"  {s.name} " in out, s.name
+    owner = next(line for line in out.splitlines() if line.strip().startswith("MHC_OWNER "))
+    assert "someone_else" in owner and owner.rstrip().endswith("environment")
+    wm = next(line for line in out.splitlines() if line.strip().startswith("MHC_AFFILIATE_WM "))
+    assert "(set, hidden)" in wm and "wm-kept-secret" not in out + result.stderr
+    assert "  affiliate: answers (HTTP " in out and "  cbhours: answers (HTTP" in out, out[out.index("answers:"):]
+    assert "  stats: NO ANSWER: " in out
+    # a production deployment that left a URL unset: listed, then the error naming it (exit 2)
+    env.pop("MHC_CBHOURS_URL")
+    result = _mhc("doctor", "--no-probe", env={**env, "MHC_ENV": "production"})
+    assert result.returncode == 2 and "error: MHC_CBHOURS_URL is not set" in result.stderr, result.stderr
+    assert "answers" not in result.stdout

@@ -142,6 +142,12 @@ def test_a_build_interrupted_by_its_caller_stops_and_the_worker_serves_the_next(
     """Dagster terminates a run: dagster-dbt interrupts `mhc-dbt` (SIGINT), which ends the build in the
     worker as Ctrl-C ends dbt (its query is cancelled); a build that comes while one runs is run by its own
     dbt. The build is held on a lock the test takes, so it is still running when it is interrupted."""
+    with db.connection(pg_url) as conn, conn.cursor() as cur:  # the table to lock (run alone, no test built it)
+        cur.execute("select to_regclass('mhc.persons')")
+        missing = cur.fetchone()[0] is None
+    if missing:
+        built = worker.run("build", *MODELS_ONLY)
+        assert built.returncode == 0, built.stdout[-3000:]
     with db.connection(pg_url) as blocker:
         with blocker.cursor() as cur:
             cur.execute("lock table mhc.persons in access exclusive mode")

@@ -23,6 +23,7 @@ from mhc_pipeline.cli import (
     demo,
     dev,
     docs,
+    doctor,
     env_example,
     events,
     follows,
@@ -60,7 +61,7 @@ class _Mhc(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (settings.MissingCredential, db.Unreachable) as exc:
+        except (settings.SettingError, db.Unreachable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except click.ClickException:
@@ -94,7 +95,7 @@ def mhc(verbose: bool) -> None:
 
 # the order of `mhc --help` and of the README's table of commands
 for _module in (demo, dev, simulate, land, build, docs, follows, events, backfill, statbate, legacy, database,
-                env_example):
+                env_example, doctor):
     mhc.add_command(_module.command)
 
 
