@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from mhc_pipeline import dbt, runs, settings
+from mhc_pipeline import alerts, dbt, runs, settings
 from mhc_pipeline.dbt import dbt_resource, mhc_dbt_models
-from mhc_pipeline.resources import postgres_from_env
+from mhc_pipeline.resources import postgres_from_env, setting
 from mhc_pipeline.scheduling import job_in_flight, schedule
 from mhc_pipeline.sources import SOURCES, SPECS
 
@@ -246,8 +246,10 @@ def shared_defs() -> dg.Definitions:
         # code location again (~4 CPU-s each) for steps that mostly wait on HTTP or on dbt
         executor=dg.in_process_executor,
         schedules=schedules,
-        sensors=[dbt_follows_landing, runs.dead_run_watchdog],
-        resources={"postgres": postgres_from_env(), "dbt": dbt_resource()},
+        sensors=[dbt_follows_landing, runs.dead_run_watchdog, alerts.alert_on_run_failure,
+                 alerts.alert_on_check_failure],
+        resources={"postgres": postgres_from_env(), "dbt": dbt_resource(),
+                   "alert_webhook": alerts.AlertWebhook(url=setting(alerts.WEBHOOK_SETTING))},
     )
 
 

@@ -47,7 +47,7 @@ def setting(name: str) -> Any:
     s = settings.BY_NAME[name]
     if os.environ.get(name) is not None:
         return dg.EnvVar(name)
-    if s.kind in ("credential", "secret"):
+    if s.kind in ("credential", "secret") and s.source:
         url = settings.get(f"MHC_{s.source.upper()}_URL")
         return s.sim_value if settings.is_simulated(url) else dg.EnvVar(name)
     return s.default_for(os.environ)

@@ -69,6 +69,10 @@ CORE_TAIL: list[Setting] = [
     Setting("MHC_DBT_WORKER", "on",
             "`on`: `mhc dev` keeps dbt loaded in one long-lived worker process that runs the runs' dbt builds "
             "with the parsed project in memory (~5 CPU-s less per build); `off`: every build starts its own dbt."),
+    Setting("MHC_ALERT_WEBHOOK_URL", "",
+            "Webhook (Slack-compatible JSON) that failed runs and checks failed at ERROR severity are posted to, "
+            "naming the source, the cause and the fix; unset: failures show in the Dagster UI only. Its token "
+            "is never logged.", kind="secret"),
     Setting("MHC_HTTP_TIMEOUT", "30", "Read timeout of one HTTP request, seconds."),
     Setting("MHC_HTTP_RETRIES", "5", "Retries of one HTTP request on 429/5xx/timeouts (exponential backoff)."),
 ]
@@ -158,7 +162,9 @@ def prepare_env(env: MutableMapping[str, str] | None = None, *, check: bool = Tr
         if env.get(s.name):
             continue
         if s.kind in ("credential", "secret"):
-            if s.source and is_simulated(_url_of(s.source, env)):
+            if s.source is None:  # an optional secret of the pipeline's own (the alert webhook): unset is off
+                continue
+            if is_simulated(_url_of(s.source, env)):
                 env[s.name] = s.sim_value
             else:
                 missing.append(s)
@@ -195,7 +201,10 @@ def env_example() -> str:
         if s.real:
             lines.append(f"#   real service: {s.real}")
         default = s.default_for({}) if s.name != "MHC_DATA_DIR" else "./.mhc"
-        if s.kind in ("credential", "secret"):
+        if s.kind in ("credential", "secret") and s.source is None:
+            lines.append(f"#   {s.kind}, optional")
+            lines.append(f"# {s.name}=")
+        elif s.kind in ("credential", "secret"):
             lines.append(f"#   {s.kind} of the {s.source} source; simulator value: {s.sim_value}")
             lines.append(f"# {s.name}=")
         else:
