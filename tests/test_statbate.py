@@ -386,9 +386,12 @@ def test_mhc_statbate_starts_the_bundled_simulator_only_when_statbate_is_the_sim
     port = taken.getsockname()[1]
     env = dict(os.environ, MHC_DATABASE_URL=pg_url, MHC_SIMULATOR_PORT=str(port),
                MHC_STATBATE_URL=fresh_sim.url + "/statbate/api", MHC_STATBATE_TOKEN=TOKEN,
-               MHC_STATBATE_MAX_PER_MINUTE="6000")
-    for name in ("DAGSTER_HOME", "MHC_DAGSTER_PG_URL", "MHC_AFFILIATE_URL"):
-        env.pop(name, None)  # Affiliate & co. stay on the (unreachable) simulator port
+               MHC_STATBATE_MAX_PER_MINUTE="6000",
+               # Affiliate stays on the (unreachable) simulator port: set so, as a deployment on a database
+               # of its own must set every source URL (settings.check_deployment)
+               MHC_AFFILIATE_URL=f"http://127.0.0.1:{port}/api/public/affiliates/onlinerooms/")
+    for name in ("DAGSTER_HOME", "MHC_DAGSTER_PG_URL"):
+        env.pop(name, None)
     try:
         name = fresh_sim.world.online_rooms(fresh_sim.now())[0]["username"]
         out = subprocess.run([str(Path(sys.executable).parent / "mhc"), "statbate", name], env=env,
