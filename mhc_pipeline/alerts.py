@@ -28,7 +28,7 @@ def source_of(name: str) -> str:
     for spec in SPECS:
         if table in spec.raw_tables:
             return spec.name
-    return "dbt" if name.startswith("mhc_dbt") or "dbt" in name else name
+    return "dbt" if "dbt" in name else name
 
 
 class AlertWebhook(dg.ConfigurableResource):

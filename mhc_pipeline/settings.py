@@ -103,17 +103,24 @@ def _url_of(source: str, env: MutableMapping[str, str]) -> str:
     return get(f"MHC_{source.upper()}_URL", env)
 
 
-def load_dotenv(path: Path | None = None) -> None:
-    """Read `.env` from the project root into the environment (never overriding what is set)."""
+def dotenv_values(path: Path | None = None) -> dict[str, str]:
+    """The settings written in `.env` (project root), as KEY=value lines; {} when there is none."""
     path = path or PROJECT_ROOT / ".env"
+    values: dict[str, str] = {}
     if not path.exists():
-        return
+        return values
     for line in path.read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        key, value = key.strip(), value.strip().strip('"').strip("'")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def load_dotenv(path: Path | None = None) -> None:
+    """Read `.env` from the project root into the environment (never overriding what is set)."""
+    for key, value in dotenv_values(path).items():
         os.environ.setdefault(key, value)
 
 

@@ -17,7 +17,7 @@ def command(no_probe: bool) -> int:
     """Every setting with its value (secrets hidden) and where it came from (environment, .env, default),
     then whether the database and each source's URL answer. Exit 0: all is well; 1: something does not
     answer; 2: a setting the pipeline cannot start with (named, with its fix)."""
-    dotenv = _dotenv_values()
+    dotenv = settings.dotenv_values()
     env = dict(os.environ)
     problems = _setting_problems(env)
     filled = settings.prepare_env(dict(env), check=False)
@@ -37,31 +37,14 @@ def command(no_probe: bool) -> int:
     return 2 if problems else (1 if failed else 0)
 
 
-def _dotenv_values() -> dict[str, str]:
-    path = settings.PROJECT_ROOT / ".env"
-    values: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and not key.startswith("#"):
-                values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
 def _setting_problems(env: dict[str, str]) -> list[str]:
-    """What would stop `mhc dev` and the code location: a simulator URL in production, a missing credential."""
-    problems = []
+    """What would stop `mhc dev` and the code location (prepare_env's own check, on a copy): a source URL
+    at its simulator default in production, a credential missing for a real source."""
     try:
-        settings.check_deployment(dict(env))
+        settings.prepare_env(dict(env), check=True)
     except settings.SettingError as exc:
-        problems.append(str(exc))
-    for s in settings.SETTINGS:
-        if s.kind in ("credential", "secret") and s.source and not env.get(s.name):
-            url = settings.get(f"MHC_{s.source.upper()}_URL", env)
-            if not settings.is_simulated(url):
-                problems.append(f"{s.name} is not set: the real {s.source} source at {redact(url)} needs it "
-                                f"({s.description})")
-    return problems
+        return [str(exc)]
+    return []
 
 
 def _shown(s: settings.Setting, value: str) -> str:
